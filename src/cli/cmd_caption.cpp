@@ -1,0 +1,116 @@
+// lumen caption: one caption per image, for files or whole folders, with batched vision.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/conversation.h"
+#include "cli/json_output.h"
+
+namespace lumen::cli {
+
+namespace {
+
+bool has_image_extension(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+// Files as given; folders expand to their JPEG and PNG files in name order.
+std::vector<std::filesystem::path> expand_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) {
+      std::vector<std::filesystem::path> found;
+      for (const auto& entry : std::filesystem::directory_iterator(input, ec)) {
+        if (entry.is_regular_file() && has_image_extension(entry.path())) found.push_back(entry.path());
+      }
+      if (found.empty()) warn(input + ": no .png, .jpg or .jpeg files in this folder");
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else {
+      files.emplace_back(input);
+    }
+  }
+  return files;
+}
+
+}  // namespace
+
+int run_caption(int argc, char** argv) {
+  ModelOptions model;
+  SamplingOptions sampling;
+  std::vector<std::string> inputs;
+  std::string prompt = "Describe the image.";
+  bool jsonl = false;
+  int64_t batch = 8;
+  ArgParser parser("caption", "lumen caption [-m DIR] IMG...|DIR [options]",
+                   "Caption each image. Output is one line per image: PATH<TAB>CAPTION, or with --jsonl\n"
+                   "{\"image\", \"caption\", \"ms\"}. Unreadable files are skipped with a warning and make the\n"
+                   "exit status 1. A progress bar with rate and ETA is drawn on a terminal.");
+  model.add_to(parser);
+  parser.option("--prompt", "", "TEXT", "the instruction given with each image (default \"Describe the image.\")", &prompt);
+  parser.option("--batch", "", "N", "images encoded per vision forward pass (default 8)", &batch, 1, 256);
+  sampling.add_to(parser);
+  parser.flag("--jsonl", "", "write one JSON object per line", &jsonl);
+  parser.positionals("IMG...|DIR", "image files and/or folders of images", &inputs, 1);
+  if (!parser.parse(argc, argv)) return 0;
+
+  auto engine = model.load();
+  const auto files = expand_inputs(inputs);
+  GenerationOptions options = sampling.to_generation_options();
+  ProgressBar progress("captioning", files.size());
+  size_t failed = 0, done = 0;
+  for (size_t first = 0; first < files.size(); first += static_cast<size_t>(batch)) {
+    const size_t last = std::min(files.size(), first + static_cast<size_t>(batch));
+    // Decode the batch, skipping what cannot be read; then encode the rest in one pass.
+    std::vector<Image> images;
+    std::vector<size_t> index;
+    for (size_t i = first; i < last; ++i) {
+      try {
+        images.push_back(engine->load_image(files[i]));
+        index.push_back(i);
+      } catch (const Error& e) {
+        if (stderr_is_terminal()) std::fputc('\n', stderr);
+        warn(std::string("skipping ") + e.what());
+        ++failed;
+      }
+    }
+    auto start = std::chrono::steady_clock::now();
+    std::vector<float> embeds = engine->encode_images(images);
+    const double encode_ms_each =
+        images.empty() ? 0.0
+                       : std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
+                             static_cast<double>(images.size());
+    const size_t per_image = static_cast<size_t>(engine->model().tokens_per_image() * engine->model().config().text.hidden_size);
+    for (size_t j = 0; j < images.size(); ++j) {
+      auto t0 = std::chrono::steady_clock::now();
+      Conversation conversation(*engine);
+      conversation.attach_images(std::vector<float>(embeds.begin() + j * per_image, embeds.begin() + (j + 1) * per_image), 1);
+      GenerationResult r = conversation.ask(prompt, options);
+      const double ms = encode_ms_each + std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      const std::string path = files[index[j]].string();
+      if (jsonl) {
+        print_json({{"image", path}, {"caption", trim(r.text)}, {"ms", ms}});
+      } else {
+        if (stderr_is_terminal()) std::fputs("\r\033[K", stderr);
+        std::printf("%s\t%s\n", path.c_str(), trim(r.text).c_str());
+      }
+      std::fflush(stdout);
+      progress.update(++done + failed);
+    }
+    progress.update(done + failed);
+  }
+  progress.finish();
+  if (failed > 0) {
+    std::fprintf(stderr, "lumen: %zu of %zu images could not be read\n", failed, files.size());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace lumen::cli

@@ -1,0 +1,53 @@
+// lumen info: what a checkpoint is, without running it.
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "lumen/core/dtype.h"
+
+namespace lumen::cli {
+
+int run_info(int argc, char** argv) {
+  ModelOptions model;
+  ArgParser parser("info", "lumen info [-m DIR]",
+                   "Describe a checkpoint: architecture, sizes, weight dtypes and image tokens per image.");
+  model.add_to(parser);
+  if (!parser.parse(argc, argv)) return 0;
+
+  auto engine = model.load();
+  const ImpModel& m = engine->model();
+  const ImpConfig& c = m.config();
+  std::map<std::string, int64_t> params_by_dtype;
+  int64_t params = 0;
+  size_t bytes = 0;
+  for (const auto& [name, view] : m.store().tensors()) {
+    params_by_dtype[std::string(dtype_name(view->dtype))] += view->numel();
+    params += view->numel();
+    bytes += view->nbytes;
+  }
+  std::printf("model:        %s\n", model.resolved_dir().c_str());
+  std::printf("architecture: Imp (SigLIP vision tower + %s projector + Phi decoder), %s weight layout\n",
+              c.projector_type.c_str(), m.layout() == WeightLayout::kPhiMsft ? "legacy phi-msft" : "HF");
+  std::printf("parameters:   %.2f M (%.1f MB on disk)\n", static_cast<double>(params) / 1e6, static_cast<double>(bytes) / 1e6);
+  std::printf("dtypes:      ");
+  for (const auto& [dtype, n] : params_by_dtype) std::printf(" %s %.2f M", dtype.c_str(), static_cast<double>(n) / 1e6);
+  std::printf("\n");
+  std::printf("vision:       image %lldx%lld, patch %lld, hidden %lld, %lld heads, %lld of %lld layers run (select %lld), %s\n",
+              (long long)c.vision.image_size, (long long)c.vision.image_size, (long long)c.vision.patch_size,
+              (long long)c.vision.hidden_size, (long long)c.vision.num_heads, (long long)c.vision_layers_to_run,
+              (long long)c.vision.num_layers, (long long)c.vision_select_layer, activation_name(c.vision.activation));
+  std::printf("image tokens: %lld per image\n", (long long)m.tokens_per_image());
+  std::printf("language:     hidden %lld, %lld layers, %lld heads (%lld kv), head dim %lld, rotary %lld, mlp %lld, %s\n",
+              (long long)c.text.hidden_size, (long long)c.text.num_layers, (long long)c.text.num_heads,
+              (long long)c.text.num_kv_heads, (long long)c.text.head_dim(), (long long)c.text.rotary_dim,
+              (long long)c.text.intermediate_size, activation_name(c.text.activation));
+  std::printf("vocabulary:   %lld (tokenizer %zu)\n", (long long)c.text.vocab_size, engine->tokenizer().vocab_size());
+  std::printf("context:      %lld positions\n", (long long)c.text.max_positions);
+  std::printf("eos:         ");
+  for (int32_t id : c.eos_token_ids) std::printf(" %d", id);
+  std::printf("\n");
+  return 0;
+}
+
+}  // namespace lumen::cli

@@ -1,0 +1,15 @@
+// Every `lumen` subcommand: run(argc, argv) returns the process exit status. Library errors
+// propagate as lumen::Error and usage errors as UsageError; main() reports both.
+#pragma once
+
+namespace lumen::cli {
+
+int run_generate(int argc, char** argv);
+int run_tokenize(int argc, char** argv);
+int run_info(int argc, char** argv);
+int run_ask(int argc, char** argv);
+int run_caption(int argc, char** argv);
+int run_chat(int argc, char** argv);
+int run_eval(int argc, char** argv);
+
+}  // namespace lumen::cli

@@ -1,0 +1,91 @@
+#include "lumen/kernels/cpu/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "lumen/core/thread_pool.h"
+
+namespace lumen {
+
+namespace {
+inline int64_t visible_keys(const AttentionShape& s, int64_t query) {
+  return s.causal ? std::min(s.n_keys, s.n_keys - s.n_queries + query + 1) : s.n_keys;
+}
+}  // namespace
+
+void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+  const int64_t group = s.n_heads / s.n_kv_heads;
+  const int64_t d = s.head_dim;
+  constexpr int64_t kTile = 64;
+  const size_t tasks = static_cast<size_t>(s.n_queries * s.n_heads);
+  ThreadPool::global().parallel_for(tasks, 1, [&](size_t begin, size_t end) {
+    std::vector<float> scores(kTile);
+    std::vector<float> acc(static_cast<size_t>(d));
+    for (size_t task = begin; task < end; ++task) {
+      const int64_t i = static_cast<int64_t>(task) / s.n_heads;
+      const int64_t h = static_cast<int64_t>(task) % s.n_heads;
+      const int64_t kvh = h / group;
+      const float* qi = q + i * s.q_stride + h * d;
+      const int64_t n_visible = visible_keys(s, i);
+      float running_max = -std::numeric_limits<float>::infinity();
+      float running_sum = 0.0f;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int64_t j0 = 0; j0 < n_visible; j0 += kTile) {
+        const int64_t j1 = std::min(n_visible, j0 + kTile);
+        float tile_max = -std::numeric_limits<float>::infinity();
+        for (int64_t j = j0; j < j1; ++j) {
+          const float* kj = k + j * s.kv_stride + kvh * d;
+          float dot = 0.0f;
+          for (int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
+          scores[j - j0] = dot * s.scale;
+          tile_max = std::max(tile_max, scores[j - j0]);
+        }
+        // Rescale what was accumulated so far to the new maximum.
+        const float new_max = std::max(running_max, tile_max);
+        const float correction = std::exp(running_max - new_max);
+        running_sum *= correction;
+        for (int64_t c = 0; c < d; ++c) acc[c] *= correction;
+        for (int64_t j = j0; j < j1; ++j) {
+          const float p = std::exp(scores[j - j0] - new_max);
+          running_sum += p;
+          const float* vj = v + j * s.kv_stride + kvh * d;
+          for (int64_t c = 0; c < d; ++c) acc[c] += p * vj[c];
+        }
+        running_max = new_max;
+      }
+      float* oi = out + i * s.out_stride + h * d;
+      const float inv = running_sum > 0.0f ? 1.0f / running_sum : 0.0f;
+      for (int64_t c = 0; c < d; ++c) oi[c] = acc[c] * inv;
+    }
+  });
+}
+
+void attention_reference(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+  const int64_t group = s.n_heads / s.n_kv_heads;
+  const int64_t d = s.head_dim;
+  std::vector<double> scores(static_cast<size_t>(s.n_keys));
+  for (int64_t i = 0; i < s.n_queries; ++i) {
+    for (int64_t h = 0; h < s.n_heads; ++h) {
+      const int64_t kvh = h / group;
+      const int64_t n_visible = visible_keys(s, i);
+      double max = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < n_visible; ++j) {
+        double dot = 0.0;
+        for (int64_t c = 0; c < d; ++c) dot += double(q[i * s.q_stride + h * d + c]) * k[j * s.kv_stride + kvh * d + c];
+        scores[j] = dot * s.scale;
+        max = std::max(max, scores[j]);
+      }
+      double sum = 0.0;
+      for (int64_t j = 0; j < n_visible; ++j) sum += (scores[j] = std::exp(scores[j] - max));
+      for (int64_t c = 0; c < d; ++c) {
+        double o = 0.0;
+        for (int64_t j = 0; j < n_visible; ++j) o += scores[j] * v[j * s.kv_stride + kvh * d + c];
+        out[i * s.out_stride + h * d + c] = static_cast<float>(n_visible > 0 ? o / sum : 0.0);
+      }
+    }
+  }
+}
+
+}  // namespace lumen

@@ -1,0 +1,85 @@
+#include "lumen/kernels/cpu/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lumen/core/thread_pool.h"
+
+namespace lumen {
+
+void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, float* y) {
+  auto body = [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; ++r) {
+      const float* xr = x + r * n;
+      float* yr = y + r * n;
+      // Two passes in double: the mean, then the centred variance (as torch computes it).
+      double mean = 0.0;
+      for (int64_t i = 0; i < n; ++i) mean += xr[i];
+      mean /= static_cast<double>(n);
+      double var = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        double d = xr[i] - mean;
+        var += d * d;
+      }
+      var /= static_cast<double>(n);
+      const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
+      const float m = static_cast<float>(mean);
+      for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m) * inv * gamma[i] + beta[i];
+    }
+  };
+  if (rows * n < 16384) {
+    body(0, static_cast<size_t>(rows));
+  } else {
+    ThreadPool::global().parallel_for(static_cast<size_t>(rows), 4, body);
+  }
+}
+
+float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+
+float gelu_tanh(float x) {
+  const float kBeta = 0.7978845608028654f;  // sqrt(2/pi)
+  return 0.5f * x * (1.0f + std::tanh(kBeta * (x + 0.044715f * x * x * x)));
+}
+
+void activation_inplace(Activation act, float* x, int64_t n) {
+  auto body = [&](size_t begin, size_t end) {
+    switch (act) {
+      case Activation::kGeluErf:
+        for (size_t i = begin; i < end; ++i) x[i] = gelu_erf(x[i]);
+        break;
+      case Activation::kGeluTanh:
+        for (size_t i = begin; i < end; ++i) x[i] = gelu_tanh(x[i]);
+        break;
+      case Activation::kQuickGelu:
+        for (size_t i = begin; i < end; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+        break;
+      case Activation::kRelu:
+        for (size_t i = begin; i < end; ++i) x[i] = std::max(0.0f, x[i]);
+        break;
+    }
+  };
+  if (n < 65536) {
+    body(0, static_cast<size_t>(n));
+  } else {
+    ThreadPool::global().parallel_for(static_cast<size_t>(n), 4096, body);
+  }
+}
+
+void add_inplace(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void softmax_inplace(float* x, int64_t n) {
+  if (n <= 0) return;
+  float max = x[0];
+  for (int64_t i = 1; i < n; ++i) max = std::max(max, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+}  // namespace lumen

@@ -1,0 +1,205 @@
+#include "lumen/models/imp_config.h"
+
+#include <cmath>
+#include <regex>
+
+#include "lumen/core/error.h"
+#include "lumen/core/mapped_file.h"
+#include "lumen/formats/json_util.h"
+
+namespace lumen {
+
+namespace {
+
+// Bounds that no real checkpoint of this family comes near; they stop absurd configs
+// (hidden_size 10^9) from turning into huge allocations.
+constexpr int64_t kMaxWidth = 65536;
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxVocab = 1 << 22;
+constexpr int64_t kMaxPositions = 1 << 20;
+
+using json_util::get_int;
+using json_util::get_number;
+using json_util::get_string;
+
+std::vector<int32_t> read_token_ids(const nlohmann::json& value, const std::string& label, const char* key) {
+  std::vector<int32_t> ids;
+  auto check = [&](const nlohmann::json& v) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= kMaxVocab) {
+      fail(label, ": '", key, "' must be a token id or a list of token ids");
+    }
+    ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+  };
+  if (value.is_array()) {
+    for (const auto& v : value) check(v);
+  } else {
+    check(value);
+  }
+  return ids;
+}
+
+void parse_vision(const nlohmann::json& v, const std::string& label, SiglipVisionConfig* out) {
+  const std::string l = label + " vision_tower_config";
+  if (auto model_type = get_string(v, {"model_type"}, l); model_type && *model_type != "siglip_vision_model") {
+    fail(l, ": vision tower '", *model_type, "' is not supported (expected siglip_vision_model)");
+  }
+  out->hidden_size = get_int(v, {"hidden_size"}, l, 1, kMaxWidth).value_or(out->hidden_size);
+  out->intermediate_size = get_int(v, {"intermediate_size"}, l, 1, 4 * kMaxWidth).value_or(out->intermediate_size);
+  out->num_layers = get_int(v, {"num_hidden_layers"}, l, 1, kMaxLayers).value_or(out->num_layers);
+  out->num_heads = get_int(v, {"num_attention_heads"}, l, 1, 4096).value_or(out->num_heads);
+  out->num_channels = get_int(v, {"num_channels"}, l, 1, 4).value_or(out->num_channels);
+  out->image_size = get_int(v, {"image_size"}, l, 1, 4096).value_or(out->image_size);
+  out->patch_size = get_int(v, {"patch_size"}, l, 1, 1024).value_or(out->patch_size);
+  out->layer_norm_eps = get_number(v, {"layer_norm_eps"}, l).value_or(out->layer_norm_eps);
+  if (auto act = get_string(v, {"hidden_act"}, l)) out->activation = parse_activation(*act, l);
+  if (out->num_channels != 3) fail(l, ": num_channels must be 3 (RGB), got ", out->num_channels);
+  if (out->hidden_size % out->num_heads != 0) {
+    fail(l, ": hidden_size ", out->hidden_size, " is not divisible by num_attention_heads ", out->num_heads);
+  }
+  // The patch conv has stride = kernel and no padding, so a remainder (384 px / patch 14 in
+  // so400m) is simply dropped: 27 x 27 patches.
+  if (out->image_size < out->patch_size) {
+    fail(l, ": image_size ", out->image_size, " is smaller than patch_size ", out->patch_size);
+  }
+}
+
+void parse_text(const nlohmann::json& c, const std::string& label, PhiConfig* out) {
+  out->hidden_size = get_int(c, {"hidden_size", "n_embd"}, label, 1, kMaxWidth).value_or(out->hidden_size);
+  out->num_layers = get_int(c, {"num_hidden_layers", "n_layer"}, label, 1, kMaxLayers).value_or(out->num_layers);
+  out->num_heads = get_int(c, {"num_attention_heads", "n_head"}, label, 1, 4096).value_or(out->num_heads);
+  out->num_kv_heads = get_int(c, {"num_key_value_heads", "n_head_kv"}, label, 1, 4096).value_or(out->num_heads);
+  // Legacy configs write n_inner: null to mean 4 * n_embd.
+  out->intermediate_size = get_int(c, {"intermediate_size", "n_inner"}, label, 1, 4 * kMaxWidth)
+                               .value_or(c.contains("n_embd") ? 4 * out->hidden_size : out->intermediate_size);
+  out->vocab_size = get_int(c, {"vocab_size"}, label, 1, kMaxVocab).value_or(out->vocab_size);
+  out->max_positions =
+      get_int(c, {"max_position_embeddings", "n_positions"}, label, 1, kMaxPositions).value_or(out->max_positions);
+  out->layer_norm_eps = get_number(c, {"layer_norm_eps", "layer_norm_epsilon"}, label).value_or(out->layer_norm_eps);
+  out->rope_theta = get_number(c, {"rope_theta"}, label).value_or(out->rope_theta);
+  if (auto act = get_string(c, {"hidden_act", "activation_function"}, label)) out->activation = parse_activation(*act, label);
+  if (out->hidden_size % out->num_heads != 0) {
+    fail(label, ": hidden_size ", out->hidden_size, " is not divisible by num_attention_heads ", out->num_heads);
+  }
+  if (out->num_heads % out->num_kv_heads != 0) {
+    fail(label, ": num_attention_heads ", out->num_heads, " is not a multiple of num_key_value_heads ",
+         out->num_kv_heads);
+  }
+  const int64_t head_dim = out->head_dim();
+  if (auto rotary = get_int(c, {"rotary_dim"}, label, 0, kMaxWidth)) {
+    out->rotary_dim = *rotary;
+  } else if (auto factor = get_number(c, {"partial_rotary_factor"}, label)) {
+    if (!(*factor >= 0.0 && *factor <= 1.0)) fail(label, ": 'partial_rotary_factor' must be in [0, 1]");
+    out->rotary_dim = static_cast<int64_t>(*factor * static_cast<double>(head_dim));  // int() as in HF Phi
+  } else {
+    out->rotary_dim = static_cast<int64_t>(0.4 * static_cast<double>(head_dim));
+  }
+  if (out->rotary_dim > head_dim || out->rotary_dim % 2 != 0) {
+    fail(label, ": rotary dims ", out->rotary_dim, " must be even and at most head_dim ", head_dim);
+  }
+  if (!(out->layer_norm_eps > 0.0) || !(out->rope_theta > 0.0)) fail(label, ": layer_norm_eps and rope_theta must be positive");
+}
+
+}  // namespace
+
+Activation parse_activation(const std::string& name, const std::string& label) {
+  if (name == "gelu") return Activation::kGeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
+  if (name == "quick_gelu") return Activation::kQuickGelu;
+  if (name == "relu") return Activation::kRelu;
+  fail(label, ": activation '", name, "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, quick_gelu, relu)");
+}
+
+const char* activation_name(Activation act) {
+  switch (act) {
+    case Activation::kGeluErf: return "gelu";
+    case Activation::kGeluTanh: return "gelu_tanh";
+    case Activation::kQuickGelu: return "quick_gelu";
+    case Activation::kRelu: return "relu";
+  }
+  return "?";
+}
+
+ImpConfig parse_imp_config(const std::string& json_text, const std::string& label) {
+  nlohmann::json c = json_util::parse(json_text, label);
+  if (!c.is_object()) fail(label, ": expected a JSON object");
+  ImpConfig config;
+
+  config.model_type = get_string(c, {"model_type"}, label).value_or("");
+  bool imp_arch = config.model_type == "imp";
+  if (auto arch = c.find("architectures"); arch != c.end() && arch->is_array()) {
+    for (const auto& a : *arch) {
+      if (a.is_string() && a.get<std::string>() == "ImpForCausalLM") imp_arch = true;
+    }
+  }
+  if (!imp_arch) {
+    fail(label, ": unsupported architecture (model_type '", config.model_type,
+         "'); Lumen runs Imp checkpoints (model_type \"imp\", ImpForCausalLM)");
+  }
+
+  config.projector_type = get_string(c, {"mm_projector_type"}, label).value_or("linear");
+  static const std::regex kMlpGelu(R"(^mlp([1-9][0-9]?)x_gelu$)");
+  std::smatch match;
+  if (config.projector_type == "linear") {
+    config.projector_depth = 1;
+  } else if (std::regex_match(config.projector_type, match, kMlpGelu)) {
+    config.projector_depth = std::stoi(match[1].str());
+  } else {
+    fail(label, ": unsupported projector '", config.projector_type, "' (supported: linear, mlpNx_gelu)");
+  }
+  if (auto feature = get_string(c, {"mm_vision_select_feature"}, label); feature && *feature != "patch") {
+    fail(label, ": mm_vision_select_feature '", *feature, "' is not supported (SigLIP has no CLS token; use \"patch\")");
+  }
+
+  if (auto it = c.find("vision_tower_config"); it != c.end() && !it->is_null()) {
+    if (!it->is_object()) fail(label, ": 'vision_tower_config' must be an object");
+    parse_vision(*it, label, &config.vision);
+  }
+  const int64_t mm_hidden = get_int(c, {"mm_hidden_size"}, label, 1, kMaxWidth).value_or(config.vision.hidden_size);
+  if (mm_hidden != config.vision.hidden_size) {
+    fail(label, ": mm_hidden_size ", mm_hidden, " differs from the vision tower's hidden_size ",
+         config.vision.hidden_size);
+  }
+
+  const int64_t layers = config.vision.num_layers;
+  config.vision_select_layer = get_int(c, {"mm_vision_select_layer"}, label, -kMaxLayers, kMaxLayers).value_or(-2);
+  // hidden_states[k] is the output after k encoder layers (k = 0: embeddings), so a negative
+  // select s means L + 1 + s layers.
+  int64_t run = config.vision_select_layer < 0 ? layers + 1 + config.vision_select_layer : config.vision_select_layer;
+  if (run < 1 || run > layers) {
+    fail(label, ": mm_vision_select_layer ", config.vision_select_layer, " is out of range for a tower of ", layers,
+         " layers");
+  }
+  config.vision_layers_to_run = run;
+
+  parse_text(c, label, &config.text);
+  config.image_token_id = static_cast<int32_t>(
+      get_int(c, {"image_token_index"}, label, 0, kMaxVocab).value_or(config.image_token_id));
+  if (auto eos = c.find("eos_token_id"); eos != c.end() && !eos->is_null()) {
+    config.eos_token_ids = read_token_ids(*eos, label, "eos_token_id");
+  }
+  config.pad_token_id = static_cast<int32_t>(get_int(c, {"pad_token_id"}, label, 0, kMaxVocab).value_or(50256));
+  config.torch_dtype = get_string(c, {"torch_dtype", "dtype"}, label).value_or("float16");
+  return config;
+}
+
+ImpConfig load_imp_config(const std::filesystem::path& model_dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(model_dir, ec)) {
+    fail_kind(ErrorKind::kNotFound, model_dir.string(), ": no such model directory");
+  }
+  const auto config_path = model_dir / "config.json";
+  if (!std::filesystem::exists(config_path, ec)) {
+    fail_kind(ErrorKind::kNotFound, "no model in ", model_dir.string(), ": config.json is missing");
+  }
+  ImpConfig config = parse_imp_config(read_text_file(config_path, 16u << 20), config_path.string());
+  const auto gen_path = model_dir / "generation_config.json";
+  if (std::filesystem::exists(gen_path, ec)) {
+    nlohmann::json gen = json_util::parse(read_text_file(gen_path, 16u << 20), gen_path.string());
+    if (auto eos = gen.find("eos_token_id"); gen.is_object() && eos != gen.end() && !eos->is_null()) {
+      config.eos_token_ids = read_token_ids(*eos, gen_path.string(), "eos_token_id");
+    }
+  }
+  return config;
+}
+
+}  // namespace lumen

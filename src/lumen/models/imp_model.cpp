@@ -1,0 +1,29 @@
+#include "lumen/models/imp_model.h"
+
+namespace lumen {
+
+std::unique_ptr<ImpModel> ImpModel::load(const std::filesystem::path& dir) {
+  auto model = std::unique_ptr<ImpModel>(new ImpModel());
+  model->config_ = load_imp_config(dir);
+  model->store_ = TensorStore::open_dir(dir);
+  const TensorStore& store = *model->store_;
+  const ImpConfig& c = model->config_;
+  model->layout_ = store.contains("transformer.embd.wte.weight") ? WeightLayout::kPhiMsft : WeightLayout::kHf;
+  const std::string root = model->layout_ == WeightLayout::kPhiMsft ? "transformer" : "model";
+  model->vision_ = SiglipVisionTower::load(store, root + ".vision_tower.vision_tower.vision_model", c.vision,
+                                           c.vision_layers_to_run);
+  model->projector_ =
+      MmProjector::load(store, root, c.projector_depth, c.vision.hidden_size, c.text.hidden_size);
+  model->decoder_ = PhiDecoder::load(store, c.text, model->layout_);
+  return model;
+}
+
+std::vector<float> ImpModel::encode_images(const float* pixels, int64_t n_images, const VisionObserver& observer,
+                                           std::vector<float>* vision_features) const {
+  std::vector<float> features = vision_.forward(pixels, n_images, observer);
+  std::vector<float> embeds = projector_.forward(features.data(), n_images * tokens_per_image());
+  if (vision_features != nullptr) *vision_features = std::move(features);
+  return embeds;
+}
+
+}  // namespace lumen

@@ -1,0 +1,45 @@
+// Imp (MILVLG): SigLIP vision tower -> mm projector -> Phi decoder, LLaVA-style. This class
+// describes the computation; the runtime (runtime/generator.h) schedules it.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "lumen/formats/checkpoint.h"
+#include "lumen/models/imp_config.h"
+#include "lumen/models/mm_projector.h"
+#include "lumen/models/phi_decoder.h"
+#include "lumen/models/siglip_vision.h"
+
+namespace lumen {
+
+class ImpModel {
+ public:
+  // Reads config.json (+ generation_config.json) and maps the weights; every tensor the
+  // config implies is checked for presence and shape here. Throws Error.
+  static std::unique_ptr<ImpModel> load(const std::filesystem::path& dir);
+
+  const ImpConfig& config() const { return config_; }
+  WeightLayout layout() const { return layout_; }
+  const PhiDecoder& decoder() const { return decoder_; }
+  const SiglipVisionTower& vision() const { return vision_; }
+  const TensorStore& store() const { return *store_; }
+
+  // Image tokens each image expands to.
+  int64_t tokens_per_image() const { return config_.vision.num_patches(); }
+
+  // pixels: [n_images, 3, S, S] normalised -> [n_images * tokens_per_image, text hidden].
+  std::vector<float> encode_images(const float* pixels, int64_t n_images, const VisionObserver& observer = {},
+                                   std::vector<float>* vision_features = nullptr) const;
+
+ private:
+  ImpConfig config_;
+  WeightLayout layout_ = WeightLayout::kHf;
+  std::unique_ptr<TensorStore> store_;
+  SiglipVisionTower vision_;
+  MmProjector projector_;
+  PhiDecoder decoder_;
+};
+
+}  // namespace lumen

@@ -1,0 +1,25 @@
+// LLaVA's multimodal projector from vision features to the LLM's embedding space.
+// mlp{N}x_gelu: Linear(mm_hidden, hidden), then N-1 times [exact (erf) GELU, Linear(hidden,
+// hidden)]; "linear" is the single Linear. Weights: `{prefix}.mm_projector.{0,2,4,...}`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lumen/models/weight_loading.h"
+
+namespace lumen {
+
+class MmProjector {
+ public:
+  static MmProjector load(const TensorStore& store, const std::string& prefix, int64_t depth, int64_t mm_hidden,
+                          int64_t hidden);
+  // features: [n, mm_hidden] -> returns [n, hidden].
+  std::vector<float> forward(const float* features, int64_t n) const;
+  int64_t out_features() const { return layers_.back().out_features(); }
+
+ private:
+  std::vector<Linear> layers_;
+};
+
+}  // namespace lumen

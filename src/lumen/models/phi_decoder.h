@@ -1,0 +1,53 @@
+// The Phi decoder (Phi-2, as Imp uses it). Each block, with one LayerNorm and parallel
+// attention and MLP (HF PhiDecoderLayer):
+//   h = LN(x);  x = x + dense(attn(rope(q(h)), rope(k(h)), v(h))) + fc2(gelu_new(fc1(h)))
+// then a final LayerNorm and lm_head with bias. Both weight layouts load: current HF
+// (`model.layers.N.self_attn.{q,k,v}_proj`, `dense`) and legacy phi-msft
+// (`transformer.h.N.mixer.Wqkv` with rows [q; k; v], `out_proj`, `lm_head.ln`/`lm_head.linear`).
+#pragma once
+
+#include <vector>
+
+#include "lumen/models/imp_config.h"
+#include "lumen/models/weight_loading.h"
+#include "lumen/runtime/kv_cache.h"
+
+namespace lumen {
+
+struct PhiLayer {
+  LayerNormWeights input_layernorm;
+  Linear q_proj, k_proj, v_proj, dense;
+  Linear fc1, fc2;
+};
+
+class PhiDecoder {
+ public:
+  static PhiDecoder load(const TensorStore& store, const PhiConfig& config, WeightLayout layout);
+
+  const PhiConfig& config() const { return config_; }
+
+  // Token embeddings: out [n, hidden].
+  void embed(const int32_t* ids, int64_t n, float* out) const;
+
+  // Runs `n` new positions (x: [n, hidden] input embeddings) after the cache's current length,
+  // appending their keys and values. logits: [n_logits, vocab] for the last n_logits positions
+  // (0 skips the lm_head). Throws Error if the cache has no room.
+  void forward(const float* x, int64_t n, KvCache& cache, float* logits, int64_t n_logits = 1) const;
+
+  // The final hidden states (after the final LayerNorm) of the last position, [hidden]; used
+  // by prompt-based embeddings. Same contract as forward otherwise.
+  void forward_hidden(const float* x, int64_t n, KvCache& cache, float* last_hidden) const;
+
+  KvCache make_cache(int64_t capacity) const;
+
+ private:
+  void run_layers(std::vector<float>& hidden, int64_t n, KvCache& cache) const;
+
+  PhiConfig config_;
+  WeightMatrix embed_tokens_;  // [vocab, hidden]
+  std::vector<PhiLayer> layers_;
+  LayerNormWeights final_layernorm_;
+  Linear lm_head_;
+};
+
+}  // namespace lumen

@@ -1,0 +1,74 @@
+#include "lumen/models/siglip_vision.h"
+
+#include "lumen/core/error.h"
+#include "lumen/kernels/cpu/elementwise.h"
+
+namespace lumen {
+
+SiglipVisionTower SiglipVisionTower::load(const TensorStore& store, const std::string& prefix,
+                                          const SiglipVisionConfig& config, int64_t layers_to_run) {
+  SiglipVisionTower tower;
+  tower.config_ = config;
+  tower.shape_ = {config.hidden_size, config.intermediate_size, config.num_heads, config.layer_norm_eps,
+                  config.activation};
+  const int64_t p = config.patch_size;
+  const int64_t c = config.num_channels;
+  const int64_t d = config.hidden_size;
+  const std::string embeddings = prefix + ".embeddings";
+  // A conv with stride = kernel is a linear map over flattened (channel, ky, kx) patches.
+  tower.patch_embedding_.weight =
+      load_matrix_reshaped(store, embeddings + ".patch_embedding.weight", {d, c, p, p}, d, c * p * p);
+  tower.patch_embedding_.bias = load_vector(store, embeddings + ".patch_embedding.bias", d);
+  tower.position_embedding_ =
+      load_dense(store, embeddings + ".position_embedding.weight", {config.num_patches(), d});
+  for (int64_t i = 0; i < layers_to_run; ++i) {
+    tower.layers_.push_back(
+        load_siglip_encoder_layer(store, prefix + ".encoder.layers." + std::to_string(i), tower.shape_));
+  }
+  return tower;
+}
+
+std::vector<float> SiglipVisionTower::forward(const float* pixels, int64_t n_images,
+                                              const VisionObserver& observer) const {
+  const int64_t p = config_.patch_size;
+  const int64_t side = config_.patches_per_side();
+  const int64_t size = config_.image_size;
+  const int64_t n_patches = config_.num_patches();
+  const int64_t d = config_.hidden_size;
+  const int64_t patch_len = config_.num_channels * p * p;
+  const int64_t tokens = n_images * n_patches;
+
+  // im2col: patches [tokens, 3*p*p], each flattened in (channel, ky, kx) order like the conv weight.
+  std::vector<float> patches(static_cast<size_t>(tokens * patch_len));
+  for (int64_t img = 0; img < n_images; ++img) {
+    const float* image = pixels + img * config_.num_channels * size * size;
+    for (int64_t py = 0; py < side; ++py) {
+      for (int64_t px = 0; px < side; ++px) {
+        float* dst = patches.data() + ((img * n_patches) + py * side + px) * patch_len;
+        for (int64_t ch = 0; ch < config_.num_channels; ++ch) {
+          for (int64_t ky = 0; ky < p; ++ky) {
+            const float* src = image + ch * size * size + (py * p + ky) * size + px * p;
+            for (int64_t kx = 0; kx < p; ++kx) *dst++ = src[kx];
+          }
+        }
+      }
+    }
+  }
+
+  // hidden: [tokens, d] = patch embeddings + positions.
+  std::vector<float> hidden(static_cast<size_t>(tokens * d));
+  patch_embedding_.forward(patches.data(), tokens, hidden.data());
+  for (int64_t img = 0; img < n_images; ++img) {
+    add_inplace(hidden.data() + img * n_patches * d, position_embedding_.data(), n_patches * d);
+  }
+  if (observer) observer(0, hidden.data(), tokens, d);
+
+  SiglipScratch scratch;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    siglip_encoder_layer_forward(layers_[i], shape_, hidden.data(), n_images, n_patches, scratch);
+    if (observer) observer(static_cast<int64_t>(i) + 1, hidden.data(), tokens, d);
+  }
+  return hidden;
+}
+
+}  // namespace lumen

@@ -1,0 +1,41 @@
+// SigLIP's vision tower as Imp uses it: conv patch embedding + learned positions, then the
+// encoder cut at mm_vision_select_layer, returning that layer's output WITHOUT post_layernorm
+// (LLaVA's feature_select on hidden_states[select]).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lumen/models/imp_config.h"
+#include "lumen/models/siglip_encoder.h"
+
+namespace lumen {
+
+// Called with k = 0 for the embeddings and k after k encoder layers; hidden is
+// [n_images * num_patches, hidden] (used by tests and divergence hunting).
+using VisionObserver = std::function<void(int64_t k, const float* hidden, int64_t rows, int64_t cols)>;
+
+class SiglipVisionTower {
+ public:
+  // prefix: e.g. "model.vision_tower.vision_tower.vision_model". Loads layers [0, layers_to_run).
+  static SiglipVisionTower load(const TensorStore& store, const std::string& prefix, const SiglipVisionConfig& config,
+                                int64_t layers_to_run);
+
+  // pixels: [n_images, 3, image_size, image_size] normalised; returns
+  // [n_images * num_patches, hidden]. Thread-compatible: concurrent calls need their own tower
+  // or external locking (scratch is per call).
+  std::vector<float> forward(const float* pixels, int64_t n_images, const VisionObserver& observer = {}) const;
+
+  const SiglipVisionConfig& config() const { return config_; }
+  int64_t layers_to_run() const { return static_cast<int64_t>(layers_.size()); }
+
+ private:
+  SiglipVisionConfig config_;
+  SiglipEncoderShape shape_;
+  Linear patch_embedding_;              // conv weight [hidden, 3, p, p] seen as [hidden, 3*p*p]
+  std::vector<float> position_embedding_;  // [num_patches, hidden]
+  std::vector<SiglipEncoderLayer> layers_;
+};
+
+}  // namespace lumen

@@ -1,0 +1,37 @@
+#include "lumen/runtime/engine.h"
+
+#include "lumen/vision/image_preprocess.h"
+#include "lumen/vision/resize_bicubic.h"
+
+namespace lumen {
+
+std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const EngineOptions& options) {
+  auto engine = std::unique_ptr<Engine>(new Engine());
+  engine->dir_ = dir;
+  engine->options_ = options;
+  engine->model_ = ImpModel::load(dir);
+  engine->tokenizer_ = BpeTokenizer::load(dir);
+  return engine;
+}
+
+std::vector<float> Engine::preprocess(const Image& image) const {
+  const int size = static_cast<int>(model_->config().vision.image_size);
+  Image resized = resize_bicubic_pil(image, size, size);
+  return normalize_to_chw(resized, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f});
+}
+
+std::vector<float> Engine::encode_images(std::span<const Image> images) const {
+  if (images.empty()) return {};
+  std::vector<float> pixels;
+  for (const Image& image : images) {
+    std::vector<float> chw = preprocess(image);
+    pixels.insert(pixels.end(), chw.begin(), chw.end());
+  }
+  return model_->encode_images(pixels.data(), static_cast<int64_t>(images.size()));
+}
+
+Image Engine::load_image(const std::filesystem::path& path) const {
+  return ::lumen::load_image(path, options_.image_limits);
+}
+
+}  // namespace lumen

@@ -1,0 +1,46 @@
+// A loaded model ready to run: the Imp model, its tokenizer and its image preprocessing.
+// This is what the CLI and the server hold.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "lumen/models/imp_model.h"
+#include "lumen/text/bpe_tokenizer.h"
+#include "lumen/vision/image.h"
+#include "lumen/vision/image_decode.h"
+
+namespace lumen {
+
+struct EngineOptions {
+  ImageLimits image_limits;  // pixel bound checked before any image is decoded
+};
+
+class Engine {
+ public:
+  // Throws Error: missing directory, no model in it, bad config, missing/mis-shaped tensors,
+  // missing tokenizer.
+  static std::unique_ptr<Engine> load(const std::filesystem::path& dir, const EngineOptions& options = {});
+
+  const ImpModel& model() const { return *model_; }
+  const BpeTokenizer& tokenizer() const { return tokenizer_; }
+  const EngineOptions& options() const { return options_; }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Squash-resizes to the tower's input size with PIL's bicubic filter and normalises with
+  // SigLIP's mean = std = 0.5: [3, S, S].
+  std::vector<float> preprocess(const Image& image) const;
+  // Decodes, preprocesses and encodes images in one batch: [n * tokens_per_image, hidden].
+  std::vector<float> encode_images(std::span<const Image> images) const;
+  Image load_image(const std::filesystem::path& path) const;
+
+ private:
+  std::filesystem::path dir_;
+  EngineOptions options_;
+  std::unique_ptr<ImpModel> model_;
+  BpeTokenizer tokenizer_;
+};
+
+}  // namespace lumen

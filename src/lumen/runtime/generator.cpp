@@ -1,0 +1,161 @@
+#include "lumen/runtime/generator.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "lumen/core/error.h"
+#include "lumen/runtime/stop_strings.h"
+
+namespace lumen {
+
+namespace {
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+}  // namespace
+
+int64_t count_prompt_positions(const Engine& engine, std::span<const int32_t> prompt_tokens, size_t n_images) {
+  const ImpConfig& c = engine.model().config();
+  const size_t markers = static_cast<size_t>(std::count(prompt_tokens.begin(), prompt_tokens.end(), c.image_token_id));
+  if (markers > n_images) {
+    fail("the prompt has ", markers, " <image> markers but only ", n_images, " image", n_images == 1 ? "" : "s",
+         " were given");
+  }
+  if (markers < n_images) {
+    fail(n_images, " images were given but the prompt has only ", markers, " <image> marker",
+         markers == 1 ? "" : "s");
+  }
+  const int64_t positions = static_cast<int64_t>(prompt_tokens.size() - markers) +
+                            static_cast<int64_t>(markers) * engine.model().tokens_per_image();
+  if (positions == 0) fail("the prompt is empty");
+  if (positions > c.text.max_positions) {
+    fail_kind(ErrorKind::kLimitExceeded, "the prompt needs ", positions, " positions (", markers, " image",
+              markers == 1 ? "" : "s", " x ", engine.model().tokens_per_image(), " tokens), more than the model's context of ",
+              c.text.max_positions);
+  }
+  return positions;
+}
+
+std::vector<float> splice_prompt_embeddings(const Engine& engine, std::span<const int32_t> prompt_tokens,
+                                            const std::vector<float>& image_embeds) {
+  const ImpModel& model = engine.model();
+  const int64_t d = model.config().text.hidden_size;
+  const int64_t per_image = model.tokens_per_image();
+  std::vector<float> embeds;
+  embeds.reserve(prompt_tokens.size() * static_cast<size_t>(d));
+  int64_t image_index = 0;
+  size_t run_start = 0;
+  auto flush_text = [&](size_t end) {
+    if (end <= run_start) return;
+    size_t offset = embeds.size();
+    embeds.resize(offset + (end - run_start) * static_cast<size_t>(d));
+    model.decoder().embed(prompt_tokens.data() + run_start, static_cast<int64_t>(end - run_start), embeds.data() + offset);
+  };
+  for (size_t i = 0; i < prompt_tokens.size(); ++i) {
+    if (prompt_tokens[i] != model.config().image_token_id) continue;
+    flush_text(i);
+    const float* image = image_embeds.data() + image_index * per_image * d;
+    if (static_cast<size_t>((image_index + 1) * per_image * d) > image_embeds.size()) {
+      fail_kind(ErrorKind::kInternal, "image embeddings missing for <image> marker ", image_index);
+    }
+    embeds.insert(embeds.end(), image, image + per_image * d);
+    ++image_index;
+    run_start = i + 1;
+  }
+  flush_text(prompt_tokens.size());
+  return embeds;
+}
+
+GenerationResult generate(const Engine& engine, std::string_view prompt, std::span<const Image> images,
+                          const GenerationOptions& options, const TextCallback& on_text) {
+  options.sampling.validate();
+  std::vector<int32_t> tokens = engine.tokenizer().encode(prompt);
+  count_prompt_positions(engine, tokens, images.size());  // refuse before encoding images
+  auto start = std::chrono::steady_clock::now();
+  std::vector<float> image_embeds = engine.encode_images(images);
+  const double encode_ms = elapsed_ms(start);
+  GenerationResult result =
+      generate_from_embeddings(engine, std::move(tokens), image_embeds, images.size(), options, on_text);
+  result.timings.image_encode_ms = encode_ms;
+  return result;
+}
+
+GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int32_t> prompt_tokens,
+                                          const std::vector<float>& image_embeds, size_t n_images,
+                                          const GenerationOptions& options, const TextCallback& on_text) {
+  options.sampling.validate();
+  if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
+  const ImpModel& model = engine.model();
+  const ImpConfig& config = model.config();
+  const int64_t vocab = config.text.vocab_size;
+
+  GenerationResult result;
+  result.prompt_tokens = std::move(prompt_tokens);
+  const int64_t positions = count_prompt_positions(engine, result.prompt_tokens, n_images);
+  if (image_embeds.size() != n_images * static_cast<size_t>(model.tokens_per_image() * config.text.hidden_size)) {
+    fail_kind(ErrorKind::kInternal, "image embeddings do not match the number of images");
+  }
+  result.timings.prompt_positions = positions;
+  result.timings.images = static_cast<int64_t>(n_images);
+
+  const int64_t budget = std::min<int64_t>(options.max_new_tokens, config.text.max_positions - positions);
+  KvCache cache = model.decoder().make_cache(positions + std::max<int64_t>(budget, 0));
+  std::vector<float> logits(static_cast<size_t>(vocab));
+
+  auto start = std::chrono::steady_clock::now();
+  std::vector<float> embeds = splice_prompt_embeddings(engine, result.prompt_tokens, image_embeds);
+  model.decoder().forward(embeds.data(), positions, cache, logits.data(), 1);
+  result.timings.prefill_ms = elapsed_ms(start);
+
+  Sampler sampler(options.sampling);
+  StopStringMatcher stops(options.stop);
+  std::vector<int32_t> history = result.prompt_tokens;
+  std::vector<float> embedding(static_cast<size_t>(config.text.hidden_size));
+  std::string text;
+  size_t emitted = 0;
+  result.finish_reason = "length";
+  start = std::chrono::steady_clock::now();
+  for (int64_t step = 0; step < budget; ++step) {
+    if (options.keep_logits) {
+      if (step == 0) result.first_logits = logits;
+      result.last_logits = logits;
+    }
+    const int32_t token = sampler.sample(logits, history);
+    result.tokens.push_back(token);
+    history.push_back(token);
+    const bool is_eos = std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) !=
+                        config.eos_token_ids.end();
+    if (is_eos && !options.ignore_eos) {
+      result.finish_reason = "stop";
+      break;
+    }
+    if (!is_eos) text += engine.tokenizer().token_bytes(token);
+    size_t stop_at = stops.find_stop(text);
+    if (stop_at != std::string::npos) {
+      text.resize(stop_at);
+      result.finish_reason = "stop";
+      break;
+    }
+    if (on_text) {
+      size_t safe = std::min(complete_utf8_prefix(text), stops.safe_prefix(text));
+      if (safe > emitted) {
+        if (!on_text(std::string_view(text).substr(emitted, safe - emitted))) {
+          result.finish_reason = "cancelled";
+          break;
+        }
+        emitted = safe;
+      }
+    }
+    if (step + 1 == budget) break;  // no forward pass for a token that will not be sampled
+    model.decoder().embed(&token, 1, embedding.data());
+    model.decoder().forward(embedding.data(), 1, cache, logits.data(), 1);
+  }
+  result.timings.decode_ms = elapsed_ms(start);
+  if (on_text && emitted < text.size() && result.finish_reason != "cancelled") {
+    on_text(std::string_view(text).substr(emitted));
+  }
+  result.text = std::move(text);
+  return result;
+}
+
+}  // namespace lumen

@@ -1,0 +1,65 @@
+// Turns a prompt and images into generated text: tokenise, splice image embeddings in place of
+// each <image> token, prefill, then decode token by token with sampling, stopping at eos, a
+// stop string or the token budget.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lumen/runtime/engine.h"
+#include "lumen/runtime/sampler.h"
+
+namespace lumen {
+
+struct GenerationOptions {
+  int64_t max_new_tokens = 256;
+  SamplingParams sampling;
+  bool ignore_eos = false;
+  std::vector<std::string> stop;  // stop strings; the text ends before the first one
+  bool keep_logits = false;       // record the first and last step's full logits
+};
+
+struct GenerationTimings {
+  double image_encode_ms = 0;
+  double prefill_ms = 0;
+  double decode_ms = 0;
+  int64_t prompt_positions = 0;   // after image splicing
+  int64_t images = 0;
+};
+
+struct GenerationResult {
+  std::vector<int32_t> prompt_tokens;  // tokenizer output, image markers included
+  std::vector<int32_t> tokens;         // generated ids (eos included if it ended the reply)
+  std::string text;                    // decoded reply, without eos or stop string
+  std::string finish_reason;           // "stop" (eos or stop string) or "length"
+  GenerationTimings timings;
+  std::vector<float> first_logits, last_logits;  // with keep_logits
+};
+
+// Receives each new piece of reply text as soon as it is final. Return false to cancel.
+using TextCallback = std::function<bool(std::string_view piece)>;
+
+// The prompt's positions after splicing, checked: every <image> marker has an image and vice
+// versa, and the total fits the model's context. Throws Error.
+int64_t count_prompt_positions(const Engine& engine, std::span<const int32_t> prompt_tokens, size_t n_images);
+
+// Builds the input embeddings [positions, hidden] from tokens and encoded images.
+std::vector<float> splice_prompt_embeddings(const Engine& engine, std::span<const int32_t> prompt_tokens,
+                                            const std::vector<float>& image_embeds);
+
+// Runs one request whose images are already encoded (image_embeds holds n_images *
+// tokens_per_image rows, in marker order): callers that ask several questions about one image
+// encode it once. Throws Error like generate().
+GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int32_t> prompt_tokens,
+                                          const std::vector<float>& image_embeds, size_t n_images,
+                                          const GenerationOptions& options, const TextCallback& on_text = {});
+
+// Runs one request. Throws Error for bad input (marker/image mismatch, context overflow,
+// invalid sampling parameters).
+GenerationResult generate(const Engine& engine, std::string_view prompt, std::span<const Image> images,
+                          const GenerationOptions& options, const TextCallback& on_text = {});
+
+}  // namespace lumen

@@ -1,0 +1,657 @@
+#include "lumen/text/bpe_tokenizer.h"
+
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <utility>
+
+#include "lumen/core/error.h"
+#include "lumen/core/mapped_file.h"
+
+namespace lumen {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using bpe_detail::CharClass;
+
+// Ids above this are refused: real vocabularies stay far below (the largest are ~1M), and a
+// hostile file must not make id-indexed tables huge.
+constexpr int64_t kMaxTokenId = (int64_t{1} << 22) - 1;
+// Longest added token accepted; bounds the leftmost-longest scan at each text position.
+constexpr size_t kMaxAddedTokenBytes = 1024;
+// encode() keeps positions in 32-bit integers.
+constexpr size_t kMaxEncodeBytes = size_t{1} << 30;
+
+// GPT-2's bytes_to_unicode(): printable bytes other than space stand for themselves; the other 68
+// bytes are given U+0100, U+0101, ... in byte order. Every token is thus a printable string, and
+// a space shows up as "Ġ" (U+0120).
+struct ByteLevelAlphabet {
+  std::array<std::string, 256> byte_to_utf8;
+  std::array<int16_t, 512> code_point_to_byte;  // -1: the code point stands for no byte
+
+  ByteLevelAlphabet() {
+    code_point_to_byte.fill(-1);
+    int next_shifted = 256;
+    for (int byte = 0; byte < 256; ++byte) {
+      const bool printable = (byte >= 0x21 && byte <= 0x7E) || (byte >= 0xA1 && byte <= 0xAC) || byte >= 0xAE;
+      const int code_point = printable ? byte : next_shifted++;
+      code_point_to_byte[code_point] = static_cast<int16_t>(byte);
+      std::string& utf8 = byte_to_utf8[byte];
+      if (code_point < 0x80) {
+        utf8 = std::string(1, static_cast<char>(code_point));
+      } else {  // all code points are below U+0800: two bytes
+        utf8 = {static_cast<char>(0xC0 | (code_point >> 6)), static_cast<char>(0x80 | (code_point & 0x3F))};
+      }
+    }
+  }
+};
+
+const ByteLevelAlphabet& byte_level() {
+  static const ByteLevelAlphabet alphabet;
+  return alphabet;
+}
+
+// Byte-level token text back to raw bytes. Like HF's ByteLevel decoder, a token that contains a
+// character outside the alphabet (or invalid UTF-8) is taken literally.
+std::string byte_level_decode(std::string_view token) {
+  const ByteLevelAlphabet& alphabet = byte_level();
+  std::string bytes;
+  bytes.reserve(token.size());
+  size_t pos = 0;
+  while (pos < token.size()) {
+    const bpe_detail::DecodedChar c = bpe_detail::decode_utf8_at(token, pos);
+    if (!c.valid || c.code_point >= alphabet.code_point_to_byte.size() ||
+        alphabet.code_point_to_byte[c.code_point] < 0) {
+      return std::string(token);
+    }
+    bytes.push_back(static_cast<char>(alphabet.code_point_to_byte[c.code_point]));
+    pos += c.length;
+  }
+  return bytes;
+}
+
+uint64_t pair_key(int32_t left, int32_t right) {
+  return (uint64_t{static_cast<uint32_t>(left)} << 32) | static_cast<uint32_t>(right);
+}
+
+// Token text for error messages: quoted and cut short, since a hostile file controls it.
+std::string quoted_token(std::string_view text) {
+  constexpr size_t kMaxShown = 40;
+  std::string out = "\"";
+  out.append(text.substr(0, kMaxShown));
+  if (text.size() > kMaxShown) out.append("...");
+  out.push_back('"');
+  return out;
+}
+
+Json parse_json_file(const fs::path& path) {
+  const std::string text = read_text_file(path);
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    fail(path.string(), ": malformed JSON: ", e.what());
+  }
+}
+
+int32_t parse_token_id(const Json& value, const fs::path& file, std::string_view what) {
+  int64_t id = -1;
+  if (value.is_number_unsigned()) {
+    id = static_cast<int64_t>(std::min<uint64_t>(value.get<uint64_t>(), kMaxTokenId + 1));
+  } else if (value.is_number_integer()) {
+    id = value.get<int64_t>();
+  } else {
+    fail(file.string(), ": ", what, " has an id that is not an integer");
+  }
+  if (id < 0 || id > kMaxTokenId) fail(file.string(), ": ", what, " has id ", id, ", outside 0..", kMaxTokenId);
+  return static_cast<int32_t>(id);
+}
+
+bool bool_field(const Json& object, const char* key, bool fallback, const fs::path& file) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) fail(file.string(), ": \"", key, "\" must be true or false");
+  return it->get<bool>();
+}
+
+// "<s>" or {"content": "<s>", ...}, as tokenizer_config.json writes special tokens.
+std::optional<std::string> token_content(const Json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_object()) {
+    const auto it = value.find("content");
+    if (it != value.end() && it->is_string()) return it->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+// The whitespace character that ends right before text[end], if any (lstrip looks leftwards).
+size_t whitespace_length_before(std::string_view text, size_t end) {
+  for (size_t length = 1; length <= 4 && length <= end; ++length) {
+    const bpe_detail::DecodedChar c = bpe_detail::decode_utf8_at(text, end - length);
+    if (c.valid && c.length == length) return bpe_detail::classify(c.code_point) == CharClass::kSpace ? length : 0;
+  }
+  return 0;
+}
+
+size_t whitespace_length_at(std::string_view text, size_t pos) {
+  const bpe_detail::DecodedChar c = bpe_detail::decode_utf8_at(text, pos);
+  return c.valid && bpe_detail::classify(c.code_point) == CharClass::kSpace ? c.length : 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+void BpeTokenizer::AddedTokenTrie::insert(std::string_view content, int32_t added_index) {
+  int32_t node = 0;
+  for (char c : content) {
+    const auto byte = static_cast<uint8_t>(c);
+    int32_t next = child(node, byte);
+    if (next < 0) {
+      next = static_cast<int32_t>(nodes.size());
+      nodes.emplace_back();
+      auto& children = nodes[node].children;
+      const auto at = std::lower_bound(children.begin(), children.end(), std::make_pair(byte, int32_t{0}));
+      children.insert(at, {byte, next});
+    }
+    node = next;
+  }
+  nodes[node].added_index = added_index;
+}
+
+int32_t BpeTokenizer::AddedTokenTrie::child(int32_t node, uint8_t byte) const {
+  const auto& children = nodes[node].children;
+  const auto it = std::lower_bound(children.begin(), children.end(), std::make_pair(byte, int32_t{0}));
+  return it != children.end() && it->first == byte ? it->second : -1;
+}
+
+class BpeTokenizer::Loader {
+ public:
+  explicit Loader(BpeTokenizer& tokenizer) : t_(tokenizer) {}
+
+  // Source (a): vocab.json + merges.txt (+ tokenizer_config.json, added_tokens.json,
+  // special_tokens_map.json when present).
+  void load_vocab_and_merges(const fs::path& dir) {
+    vocab_file_ = dir / "vocab.json";
+    set_vocab(parse_json_file(vocab_file_), vocab_file_);
+    load_merges_txt(dir / "merges.txt");
+
+    std::vector<std::string> special_names;
+    const fs::path config_file = dir / "tokenizer_config.json";
+    if (fs::exists(config_file)) {
+      const Json config = parse_json_file(config_file);
+      if (!config.is_object()) fail(config_file.string(), ": expected a JSON object");
+      t_.add_prefix_space_ = bool_field(config, "add_prefix_space", false, config_file);
+      collect_special_names(config, &special_names);
+      if (const auto it = config.find("added_tokens_decoder"); it != config.end()) {
+        if (!it->is_object()) fail(config_file.string(), ": \"added_tokens_decoder\" must be an object");
+        for (auto entry = it->begin(); entry != it->end(); ++entry) {
+          const std::string& key = entry.key();
+          int64_t id = -1;
+          const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
+          if (error != std::errc() || end != key.data() + key.size()) {
+            fail(config_file.string(), ": added_tokens_decoder key ", quoted_token(key), " is not a token id");
+          }
+          add_token_object(entry.value(), Json(id), config_file);
+        }
+      }
+    }
+    const fs::path special_map_file = dir / "special_tokens_map.json";
+    if (fs::exists(special_map_file)) {
+      const Json special_map = parse_json_file(special_map_file);
+      if (!special_map.is_object()) fail(special_map_file.string(), ": expected a JSON object");
+      collect_special_names(special_map, &special_names);
+    }
+    const fs::path added_file = dir / "added_tokens.json";
+    if (fs::exists(added_file)) {
+      const Json added = parse_json_file(added_file);
+      if (!added.is_object()) fail(added_file.string(), ": expected a JSON object of token -> id");
+      for (auto entry = added.begin(); entry != added.end(); ++entry) {
+        const bool special = std::find(special_names.begin(), special_names.end(), entry.key()) != special_names.end();
+        add_token(AddedToken{entry.key(), parse_token_id(entry.value(), added_file, "token " + quoted_token(entry.key())),
+                             special, /*normalized=*/!special, false, false},
+                  added_file);
+      }
+    }
+    // bos/eos/unk/pad tokens that are plain vocab entries are still matched as special tokens,
+    // as transformers registers them (GPT-2's "<|endoftext|>" when no config lists it).
+    special_names.push_back("<|endoftext|>");
+    for (const std::string& name : special_names) {
+      const auto in_vocab = t_.vocab_.find(name);
+      if (in_vocab != t_.vocab_.end() && !t_.added_id_by_content_.contains(name) &&
+          !t_.added_index_by_id_.contains(in_vocab->second)) {
+        add_token(AddedToken{name, in_vocab->second, true, false, false, false}, vocab_file_);
+      }
+    }
+  }
+
+  // Source (b): tokenizer.json.
+  void load_tokenizer_json(const fs::path& file) {
+    vocab_file_ = file;
+    const Json root = parse_json_file(file);
+    if (!root.is_object()) fail(file.string(), ": expected a JSON object");
+    const auto model = root.find("model");
+    if (model == root.end() || !model->is_object()) fail(file.string(), ": no \"model\" object");
+    check_supported(root, *model, file);
+    t_.ignore_merges_ = bool_field(*model, "ignore_merges", false, file);
+    const Json& pre_tokenizer = root.at("pre_tokenizer");  // a ByteLevel object: checked above
+    t_.add_prefix_space_ = bool_field(pre_tokenizer, "add_prefix_space", true, file);  // HF defaults
+    t_.use_regex_ = bool_field(pre_tokenizer, "use_regex", true, file);
+
+    const auto vocab = model->find("vocab");
+    if (vocab == model->end()) fail(file.string(), ": model has no \"vocab\"");
+    set_vocab(*vocab, file);
+
+    const auto merges = model->find("merges");
+    if (merges == model->end() || !merges->is_array()) fail(file.string(), ": model has no \"merges\" array");
+    int32_t rank = 0;
+    for (const Json& merge : *merges) {
+      const std::string where = "merge " + std::to_string(rank);
+      if (merge.is_string()) {  // "a b"
+        const auto& text = merge.get_ref<const std::string&>();
+        const auto [left, right] = split_merge_line(text, file, where);
+        add_merge(left, right, rank, file, where);
+      } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+        add_merge(merge[0].get_ref<const std::string&>(), merge[1].get_ref<const std::string&>(), rank, file, where);
+      } else {
+        fail(file.string(), ": ", where, " is neither \"a b\" nor [\"a\", \"b\"]");
+      }
+      ++rank;
+    }
+
+    if (const auto added = root.find("added_tokens"); added != root.end() && !added->is_null()) {
+      if (!added->is_array()) fail(file.string(), ": \"added_tokens\" must be an array");
+      for (const Json& token : *added) {
+        if (!token.is_object()) fail(file.string(), ": an added token is not an object");
+        const auto id = token.find("id");
+        if (id == token.end()) fail(file.string(), ": an added token has no \"id\"");
+        add_token_object(token, *id, file);
+      }
+    }
+  }
+
+  // Checks that every byte has a token and builds the lookup structures.
+  void finish() {
+    const ByteLevelAlphabet& alphabet = byte_level();
+    for (int byte = 0; byte < 256; ++byte) {
+      const auto it = t_.vocab_.find(alphabet.byte_to_utf8[byte]);
+      if (it == t_.vocab_.end()) {
+        fail(vocab_file_.string(), ": vocab has no token for byte ", byte, " (", quoted_token(alphabet.byte_to_utf8[byte]),
+             "); only GPT-2 style byte-level BPE vocabularies are supported");
+      }
+      t_.byte_ids_[byte] = it->second;
+    }
+    int64_t max_id = static_cast<int64_t>(t_.token_offsets_.size()) - 2;
+    for (size_t i = 0; i < t_.added_tokens_.size(); ++i) {
+      const AddedToken& token = t_.added_tokens_[i];
+      (token.normalized ? t_.normalized_trie_ : t_.special_trie_).insert(token.content, static_cast<int32_t>(i));
+      max_id = std::max<int64_t>(max_id, token.id);
+    }
+    t_.vocab_size_ = static_cast<size_t>(max_id + 1);
+  }
+
+ private:
+  void set_vocab(const Json& vocab, const fs::path& file) {
+    if (!vocab.is_object()) fail(file.string(), ": the vocab must be a JSON object of token -> id");
+    // Raw bytes per id; nlohmann iterates keys in sorted order, so if a hostile file gives two
+    // tokens one id, the same one wins every time.
+    std::vector<std::pair<int32_t, std::string>> bytes_by_id;
+    bytes_by_id.reserve(vocab.size());
+    t_.vocab_.reserve(vocab.size());
+    for (auto entry = vocab.begin(); entry != vocab.end(); ++entry) {
+      const int32_t id = parse_token_id(entry.value(), file, "token " + quoted_token(entry.key()));
+      t_.vocab_.emplace(entry.key(), id);
+      bytes_by_id.emplace_back(id, byte_level_decode(entry.key()));
+    }
+    std::stable_sort(bytes_by_id.begin(), bytes_by_id.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    const int32_t max_id = bytes_by_id.empty() ? -1 : bytes_by_id.back().first;
+    t_.token_offsets_.assign(static_cast<size_t>(max_id) + 2, 0);
+    size_t next = 0;
+    for (int32_t id = 0; id <= max_id; ++id) {
+      t_.token_offsets_[id] = static_cast<uint32_t>(t_.token_blob_.size());
+      if (next < bytes_by_id.size() && bytes_by_id[next].first == id) t_.token_blob_ += bytes_by_id[next].second;
+      while (next < bytes_by_id.size() && bytes_by_id[next].first == id) ++next;
+    }
+    t_.token_offsets_[max_id + 1] = static_cast<uint32_t>(t_.token_blob_.size());
+  }
+
+  void load_merges_txt(const fs::path& file) {
+    const std::string text = read_text_file(file);
+    size_t line_start = 0;
+    size_t line_number = 0;
+    int32_t rank = 0;
+    while (line_start < text.size()) {
+      size_t line_end = text.find('\n', line_start);
+      if (line_end == std::string::npos) line_end = text.size();
+      std::string_view line(text.data() + line_start, line_end - line_start);
+      line_start = line_end + 1;
+      ++line_number;
+      if (line.ends_with('\r')) line.remove_suffix(1);
+      if (line.empty() || line.starts_with("#version")) continue;
+      const std::string where = "line " + std::to_string(line_number);
+      const auto [left, right] = split_merge_line(line, file, where);
+      add_merge(left, right, rank++, file, where);
+    }
+  }
+
+  // "a b" -> {"a", "b"}: exactly one space, as tokens never contain one (it is "Ġ").
+  static std::pair<std::string_view, std::string_view> split_merge_line(std::string_view line, const fs::path& file,
+                                                                        const std::string& where) {
+    const size_t space = line.find(' ');
+    if (space == std::string_view::npos || space == 0 || space + 1 == line.size() ||
+        line.find(' ', space + 1) != std::string_view::npos) {
+      fail(file.string(), ": ", where, ": expected two tokens separated by one space, got ", quoted_token(line));
+    }
+    return {line.substr(0, space), line.substr(space + 1)};
+  }
+
+  void add_merge(std::string_view left, std::string_view right, int32_t rank, const fs::path& file,
+                 const std::string& where) {
+    const auto left_it = t_.vocab_.find(left);
+    if (left_it == t_.vocab_.end()) fail(file.string(), ": ", where, ": merge token ", quoted_token(left), " is not in the vocab");
+    const auto right_it = t_.vocab_.find(right);
+    if (right_it == t_.vocab_.end()) {
+      fail(file.string(), ": ", where, ": merge token ", quoted_token(right), " is not in the vocab");
+    }
+    std::string merged(left);
+    merged.append(right);
+    const auto merged_it = t_.vocab_.find(merged);
+    if (merged_it == t_.vocab_.end()) {
+      fail(file.string(), ": ", where, ": merge result ", quoted_token(merged), " is not in the vocab");
+    }
+    // A repeated pair takes its last rank, as in both HF implementations (map built in order).
+    t_.merges_.insert_or_assign(pair_key(left_it->second, right_it->second), Merge{rank, merged_it->second});
+  }
+
+  // {"content": ..., "special": ..., "normalized": ..., "lstrip": ..., "rstrip": ...}
+  void add_token_object(const Json& object, const Json& id, const fs::path& file) {
+    if (!object.is_object()) fail(file.string(), ": an added token is not an object");
+    const auto content = object.find("content");
+    if (content == object.end() || !content->is_string()) fail(file.string(), ": an added token has no \"content\"");
+    AddedToken token;
+    token.content = content->get<std::string>();
+    token.id = parse_token_id(id, file, "added token " + quoted_token(token.content));
+    token.special = bool_field(object, "special", false, file);
+    token.normalized = bool_field(object, "normalized", !token.special, file);  // HF's default
+    token.lstrip = bool_field(object, "lstrip", false, file);
+    token.rstrip = bool_field(object, "rstrip", false, file);
+    add_token(std::move(token), file);
+  }
+
+  void add_token(AddedToken token, const fs::path& file) {
+    if (token.content.empty()) return;  // HF ignores empty added tokens; they would match everywhere
+    if (token.content.size() > kMaxAddedTokenBytes) {
+      fail(file.string(), ": added token ", quoted_token(token.content), " is longer than ", kMaxAddedTokenBytes, " bytes");
+    }
+    if (const auto it = t_.added_index_by_id_.find(token.id); it != t_.added_index_by_id_.end()) {
+      const std::string& existing = t_.added_tokens_[it->second].content;
+      if (existing == token.content) return;  // listed in two files: the first listing wins
+      fail(file.string(), ": id ", token.id, " is given to both ", quoted_token(existing), " and ", quoted_token(token.content));
+    }
+    if (const auto it = t_.added_id_by_content_.find(token.content); it != t_.added_id_by_content_.end()) {
+      fail(file.string(), ": added token ", quoted_token(token.content), " has two ids, ", it->second, " and ", token.id);
+    }
+    t_.added_index_by_id_.emplace(token.id, static_cast<int32_t>(t_.added_tokens_.size()));
+    t_.added_id_by_content_.emplace(token.content, token.id);
+    t_.added_tokens_.push_back(std::move(token));
+  }
+
+  static void collect_special_names(const Json& config, std::vector<std::string>* names) {
+    for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+      if (const auto it = config.find(key); it != config.end()) {
+        if (auto content = token_content(*it)) names->push_back(std::move(*content));
+      }
+    }
+    if (const auto it = config.find("additional_special_tokens"); it != config.end() && it->is_array()) {
+      for (const Json& value : *it) {
+        if (auto content = token_content(value)) names->push_back(std::move(*content));
+      }
+    }
+  }
+
+  // Refuses tokenizer.json features this class does not implement, rather than encoding wrongly.
+  static void check_supported(const Json& root, const Json& model, const fs::path& file) {
+    if (const auto type = model.find("type"); type != model.end() && *type != "BPE") {
+      fail(file.string(), ": model type ", type->dump(), " is not supported (only byte-level BPE)");
+    }
+    if (bool_field(model, "byte_fallback", false, file)) {
+      fail(file.string(), ": byte_fallback BPE (SentencePiece style) is not supported, only byte-level BPE");
+    }
+    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+      const auto it = model.find(key);
+      if (it != model.end() && !it->is_null() && *it != "") fail(file.string(), ": model.", key, " is not supported");
+    }
+    if (const auto dropout = model.find("dropout");
+        dropout != model.end() && !dropout->is_null() && !(dropout->is_number() && dropout->get<double>() == 0.0)) {
+      fail(file.string(), ": BPE dropout is not supported");
+    }
+    if (const auto normalizer = root.find("normalizer"); normalizer != root.end() && !normalizer->is_null()) {
+      fail(file.string(), ": normalizer ", quoted_token(normalizer->dump()), " is not supported");
+    }
+    const auto pre_tokenizer = root.find("pre_tokenizer");
+    if (pre_tokenizer == root.end() || !pre_tokenizer->is_object() || pre_tokenizer->value("type", "") != "ByteLevel") {
+      fail(file.string(), ": only a ByteLevel pre_tokenizer is supported");
+    }
+  }
+
+  BpeTokenizer& t_;
+  fs::path vocab_file_;  // named in errors about the vocab as a whole
+};
+
+BpeTokenizer BpeTokenizer::load(const fs::path& model_dir) {
+  std::error_code error;
+  if (!fs::is_directory(model_dir, error)) {
+    fail_kind(ErrorKind::kNotFound, "no tokenizer in ", model_dir.string(), ": not a directory");
+  }
+  BpeTokenizer tokenizer;
+  Loader loader(tokenizer);
+  const fs::path tokenizer_json = model_dir / "tokenizer.json";
+  try {
+    if (fs::exists(model_dir / "vocab.json", error) && fs::exists(model_dir / "merges.txt", error)) {
+      loader.load_vocab_and_merges(model_dir);
+    } else if (fs::exists(tokenizer_json, error)) {
+      loader.load_tokenizer_json(tokenizer_json);
+    } else {
+      fail_kind(ErrorKind::kNotFound, "no tokenizer in ", model_dir.string(),
+                ": expected vocab.json + merges.txt or tokenizer.json");
+    }
+  } catch (const Json::exception& e) {  // a type mismatch the checks above did not foresee
+    fail("tokenizer in ", model_dir.string(), ": unexpected JSON content: ", e.what());
+  }
+  loader.finish();
+  return tokenizer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
+  if (text.size() > kMaxEncodeBytes) {
+    fail_kind(ErrorKind::kLimitExceeded, "text to tokenize is ", text.size(), " bytes, more than the limit of ",
+              kMaxEncodeBytes);
+  }
+  // HF extracts the non-normalized added tokens first and looks for the normalized ones only in
+  // the text left between them. Phi-2's whitespace tokens are the normalized ones; with no
+  // normalizer configured, "normalizing" leaves the text as it is.
+  std::vector<Segment> segments;
+  split_added(text, special_trie_, &segments);
+  std::vector<int32_t> ids;
+  std::vector<Segment> inner_segments;
+  for (const Segment& segment : segments) {
+    if (segment.added_id >= 0) {
+      ids.push_back(segment.added_id);
+      continue;
+    }
+    inner_segments.clear();
+    split_added(segment.text, normalized_trie_, &inner_segments);
+    for (const Segment& inner : inner_segments) {
+      if (inner.added_id >= 0) {
+        ids.push_back(inner.added_id);
+      } else {
+        encode_plain(inner.text, &ids);
+      }
+    }
+  }
+  return ids;
+}
+
+// Cuts text at the added tokens in trie: at each position the longest token starting there,
+// scanning left to right (leftmost-longest, what HF's Aho-Corasick matcher does).
+void BpeTokenizer::split_added(std::string_view text, const AddedTokenTrie& trie, std::vector<Segment>* out) const {
+  if (trie.nodes.front().children.empty()) {
+    if (!text.empty()) out->push_back({text, -1});
+    return;
+  }
+  size_t plain_start = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    int32_t node = 0;
+    int32_t best_index = -1;
+    size_t best_end = 0;
+    for (size_t i = pos; i < text.size(); ++i) {
+      node = trie.child(node, static_cast<uint8_t>(text[i]));
+      if (node < 0) break;
+      if (trie.nodes[node].added_index >= 0) {
+        best_index = trie.nodes[node].added_index;
+        best_end = i + 1;
+      }
+    }
+    if (best_index < 0) {
+      ++pos;
+      continue;
+    }
+    const AddedToken& token = added_tokens_[best_index];
+    size_t match_start = pos;
+    size_t match_end = best_end;
+    if (token.lstrip) {  // never into an earlier match
+      while (match_start > plain_start) {
+        const size_t length = whitespace_length_before(text, match_start);
+        if (length == 0 || match_start - length < plain_start) break;
+        match_start -= length;
+      }
+    }
+    if (token.rstrip) {
+      while (match_end < text.size()) {
+        const size_t length = whitespace_length_at(text, match_end);
+        if (length == 0) break;
+        match_end += length;
+      }
+    }
+    if (match_start > plain_start) out->push_back({text.substr(plain_start, match_start - plain_start), -1});
+    out->push_back({{}, token.id});
+    pos = plain_start = match_end;
+  }
+  if (plain_start < text.size()) out->push_back({text.substr(plain_start), -1});
+}
+
+void BpeTokenizer::encode_plain(std::string_view text, std::vector<int32_t>* out) const {
+  std::string prefixed;
+  if (add_prefix_space_ && !text.starts_with(' ')) {
+    prefixed.reserve(text.size() + 1);
+    prefixed.push_back(' ');
+    prefixed.append(text);
+    text = prefixed;
+  }
+  if (!use_regex_) {
+    encode_piece(text, out);
+    return;
+  }
+  for (std::string_view piece : bpe_detail::pretokenize(text)) encode_piece(piece, out);
+}
+
+// BPE on one pre-token: start from one symbol per byte and repeatedly apply the lowest-ranked
+// merge among adjacent pairs, leftmost first on ties. A heap of candidate pairs (checked for
+// staleness when popped) keeps this O(n log n), so a megabyte without spaces is not a problem.
+void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>* out) const {
+  if (piece.empty()) return;
+  if (ignore_merges_) {
+    std::string word;
+    for (char c : piece) word += byte_level().byte_to_utf8[static_cast<uint8_t>(c)];
+    if (const auto it = vocab_.find(word); it != vocab_.end()) {
+      out->push_back(it->second);
+      return;
+    }
+  }
+  if (piece.size() == 1) {
+    out->push_back(byte_ids_[static_cast<uint8_t>(piece[0])]);
+    return;
+  }
+
+  struct Symbol {
+    int32_t id;    // -1 once merged into the symbol on its left
+    int32_t prev;  // index of the previous live symbol, -1 at the start
+    int32_t next;  // index of the next live symbol, -1 at the end
+  };
+  const auto count = static_cast<int32_t>(piece.size());
+  std::vector<Symbol> symbols(piece.size());
+  for (int32_t i = 0; i < count; ++i) {
+    symbols[i] = {byte_ids_[static_cast<uint8_t>(piece[i])], i - 1, i + 1 < count ? i + 1 : -1};
+  }
+
+  struct Candidate {
+    int32_t rank;
+    int32_t left;  // index of the pair's left symbol
+    bool operator>(const Candidate& other) const {
+      return rank != other.rank ? rank > other.rank : left > other.left;
+    }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
+  const auto find_merge = [&](int32_t left) -> const Merge* {
+    const int32_t right = symbols[left].next;
+    if (right < 0) return nullptr;
+    const auto it = merges_.find(pair_key(symbols[left].id, symbols[right].id));
+    return it == merges_.end() ? nullptr : &it->second;
+  };
+  const auto consider = [&](int32_t left) {
+    if (const Merge* merge = find_merge(left)) queue.push({merge->rank, left});
+  };
+  for (int32_t i = 0; i + 1 < count; ++i) consider(i);
+
+  while (!queue.empty()) {
+    const Candidate candidate = queue.top();
+    queue.pop();
+    Symbol& left = symbols[candidate.left];
+    if (left.id < 0) continue;  // merged away since it was queued
+    const Merge* merge = find_merge(candidate.left);
+    if (merge == nullptr || merge->rank != candidate.rank) continue;  // its pair has changed
+    Symbol& right = symbols[left.next];
+    left.id = merge->merged_id;
+    right.id = -1;
+    left.next = right.next;
+    if (right.next >= 0) symbols[right.next].prev = candidate.left;
+    if (left.prev >= 0) consider(left.prev);
+    consider(candidate.left);
+  }
+  for (int32_t i = 0; i >= 0; i = symbols[i].next) out->push_back(symbols[i].id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding and lookups
+
+std::string_view BpeTokenizer::bytes_of(int32_t id) const {
+  if (const auto it = added_index_by_id_.find(id); it != added_index_by_id_.end()) {
+    return added_tokens_[it->second].content;
+  }
+  if (id < 0 || static_cast<size_t>(id) + 1 >= token_offsets_.size()) return {};
+  const uint32_t begin = token_offsets_[id];
+  return std::string_view(token_blob_).substr(begin, token_offsets_[id + 1] - begin);
+}
+
+std::string BpeTokenizer::decode(std::span<const int32_t> ids) const {
+  std::string bytes;
+  for (int32_t id : ids) bytes.append(bytes_of(id));
+  return bpe_detail::utf8_lossy(bytes);
+}
+
+std::string BpeTokenizer::token_bytes(int32_t id) const { return std::string(bytes_of(id)); }
+
+std::optional<int32_t> BpeTokenizer::token_id(std::string_view token_text) const {
+  if (const auto it = added_id_by_content_.find(token_text); it != added_id_by_content_.end()) return it->second;
+  if (const auto it = vocab_.find(token_text); it != vocab_.end()) return it->second;
+  return std::nullopt;
+}
+
+}  // namespace lumen

@@ -1,0 +1,145 @@
+// GPT-2 style byte-level BPE tokenizer, as used by Phi-2 and Imp (Hugging Face CodeGenTokenizer).
+//
+// The goal is to produce exactly the ids Hugging Face transformers produces, so that prompts fed
+// to the model match the ones the reference outputs were recorded with. The pipeline is HF's:
+//   1. split added tokens out of the text (<image>, </s>, <|endoftext|>, Phi-2's runs of spaces
+//      and tabs), leftmost-longest, special (non-normalized) tokens first, then normalized ones;
+//   2. split each remaining piece with the GPT-2 pre-tokenizer regex (hand-written, see
+//      pretokenize.cpp for the Unicode coverage);
+//   3. map every byte to its printable GPT-2 stand-in character and apply BPE merges by rank.
+//
+// Every file is treated as untrusted: malformed content raises lumen::Error naming the file.
+// A loaded tokenizer is immutable, so encode/decode may be called from several threads at once.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace lumen {
+
+class BpeTokenizer {
+ public:
+  // Loads from a Hugging Face model directory. Sources, in this priority:
+  //  (a) vocab.json + merges.txt, with added tokens from added_tokens.json and/or the
+  //      "added_tokens_decoder" of tokenizer_config.json (bos/eos/unk/pad tokens named in
+  //      tokenizer_config.json or special_tokens_map.json that are in the vocab count as special);
+  //  (b) tokenizer.json with a "BPE" model and a ByteLevel pre-tokenizer, plus its "added_tokens".
+  // Throws lumen::Error naming the offending file on missing files, malformed JSON, ids out of
+  // range, merges that refer to tokens not in the vocab, or unsupported tokenizer features.
+  static BpeTokenizer load(const std::filesystem::path& model_dir);
+
+  std::vector<int32_t> encode(std::string_view text) const;  // no BOS added
+  // Concatenated token bytes, with invalid UTF-8 replaced by U+FFFD the way HF does it (one
+  // replacement per maximal invalid subsequence). Ids without a token decode to nothing.
+  std::string decode(std::span<const int32_t> ids) const;
+  // Raw bytes of one token, possibly an incomplete UTF-8 sequence ("" if the id has no token);
+  // meant for streaming, where the caller joins bytes until they form whole characters.
+  std::string token_bytes(int32_t id) const;
+  // Exact lookup of an added token's content or of a vocab entry in its byte-level-encoded form
+  // ("Ġworld", not " world").
+  std::optional<int32_t> token_id(std::string_view token_text) const;
+  size_t vocab_size() const { return vocab_size_; }  // largest id + 1
+
+ private:
+  struct AddedToken {
+    std::string content;
+    int32_t id = 0;
+    bool special = false;     // "special": true in HF; only informational here
+    bool normalized = false;  // matched in the second pass, after the non-normalized tokens
+    bool lstrip = false;      // the match swallows whitespace on its left
+    bool rstrip = false;      // ... and on its right
+  };
+
+  // Byte trie over added-token contents, for leftmost-longest matching.
+  struct AddedTokenTrie {
+    struct Node {
+      std::vector<std::pair<uint8_t, int32_t>> children;  // (byte, node index), sorted by byte
+      int32_t added_index = -1;                           // index into added_tokens_, or -1
+    };
+    std::vector<Node> nodes{Node{}};
+    void insert(std::string_view content, int32_t added_index);
+    int32_t child(int32_t node, uint8_t byte) const;
+  };
+
+  struct Merge {
+    int32_t rank = 0;
+    int32_t merged_id = 0;
+  };
+
+  // Heterogeneous lookup so token_id(string_view) does not allocate.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using StringToId = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+  class Loader;  // parses the files and fills a tokenizer; lives in bpe_tokenizer.cpp
+
+  // One piece of text between added tokens, or one added token.
+  struct Segment {
+    std::string_view text;
+    int32_t added_id = -1;  // -1: plain text to pre-tokenize and BPE-encode
+  };
+  void split_added(std::string_view text, const AddedTokenTrie& trie, std::vector<Segment>* out) const;
+  void encode_plain(std::string_view text, std::vector<int32_t>* out) const;
+  void encode_piece(std::string_view piece, std::vector<int32_t>* out) const;
+
+  std::string_view bytes_of(int32_t id) const;
+
+  StringToId vocab_;  // byte-level-encoded token text -> id
+  // Raw bytes of vocab token id: token_blob_[token_offsets_[id], token_offsets_[id + 1]). One
+  // blob plus offsets keeps a sparse hostile vocab ({"a": 4000000}) from costing much memory.
+  std::string token_blob_;
+  std::vector<uint32_t> token_offsets_;
+  std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
+  std::array<int32_t, 256> byte_ids_{};         // id of the single-byte token for each byte
+
+  std::vector<AddedToken> added_tokens_;
+  std::unordered_map<int32_t, int32_t> added_index_by_id_;
+  StringToId added_id_by_content_;
+  AddedTokenTrie special_trie_;     // non-normalized added tokens: matched first
+  AddedTokenTrie normalized_trie_;  // normalized added tokens: matched in what is left
+
+  bool add_prefix_space_ = false;  // ByteLevel add_prefix_space: " " before each plain segment
+  bool use_regex_ = true;          // ByteLevel use_regex: false means no GPT-2 split
+  bool ignore_merges_ = false;     // BPE ignore_merges: whole pieces found in the vocab win
+  size_t vocab_size_ = 0;
+};
+
+// Building blocks of the pre-tokenizer, exposed for tests.
+namespace bpe_detail {
+
+enum class CharClass : uint8_t { kOther, kLetter, kNumber, kSpace };
+
+// \p{L} -> kLetter, \p{N} -> kNumber, \s -> kSpace, anything else -> kOther.
+CharClass classify(char32_t code_point);
+
+struct DecodedChar {
+  char32_t code_point = 0;
+  uint32_t length = 1;  // bytes consumed; 1 for an invalid byte
+  bool valid = false;   // false: an invalid byte, which the pre-tokenizer treats as kOther
+};
+// Strict UTF-8 decoding of the character at text[pos] (pos < text.size()): overlong forms,
+// surrogates and values above U+10FFFF are invalid.
+DecodedChar decode_utf8_at(std::string_view text, size_t pos);
+
+// Splits text the way the GPT-2 regex
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// does. The pieces are views into text and cover it exactly.
+std::vector<std::string_view> pretokenize(std::string_view text);
+
+// bytes as UTF-8, each maximal invalid subsequence replaced by U+FFFD (what Python's
+// bytes.decode(errors="replace") and Rust's String::from_utf8_lossy both do).
+std::string utf8_lossy(std::string_view bytes);
+
+}  // namespace bpe_detail
+}  // namespace lumen

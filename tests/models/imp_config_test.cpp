@@ -1,0 +1,81 @@
+#include "lumen/models/imp_config.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "lumen/core/error.h"
+#include "test_data.h"
+
+namespace lumen {
+namespace {
+
+TEST(ImpConfig, RealImpV1ConfigGetsPhi2Defaults) {
+  ImpConfig c = parse_imp_config(testing::read_file(testing::fixtures_dir() / "imp-v1-3b.config.json"));
+  EXPECT_EQ(c.text.hidden_size, 2560);
+  EXPECT_EQ(c.text.num_layers, 32);
+  EXPECT_EQ(c.text.num_heads, 32);
+  EXPECT_EQ(c.text.num_kv_heads, 32);
+  EXPECT_EQ(c.text.intermediate_size, 10240);
+  EXPECT_EQ(c.text.rotary_dim, 32);
+  EXPECT_EQ(c.text.head_dim(), 80);
+  EXPECT_DOUBLE_EQ(c.text.layer_norm_eps, 1e-5);
+  EXPECT_EQ(c.text.vocab_size, 51200);
+  EXPECT_EQ(c.text.max_positions, 3072);
+  EXPECT_EQ(c.text.activation, Activation::kGeluTanh);
+  EXPECT_EQ(c.vision.hidden_size, 1152);
+  EXPECT_EQ(c.vision.num_layers, 27);
+  EXPECT_EQ(c.vision_layers_to_run, 26);
+  EXPECT_EQ(c.vision.num_patches(), 729);
+  EXPECT_EQ(c.projector_depth, 2);
+  EXPECT_EQ(c.eos_token_ids, std::vector<int32_t>{50295});
+  EXPECT_EQ(c.image_token_id, 50296);
+}
+
+TEST(ImpConfig, LegacyKeysParse) {
+  ImpConfig c = load_imp_config(testing::fixtures_dir() / "imp-tiny-b-msft");
+  EXPECT_EQ(c.text.hidden_size, 16);
+  EXPECT_EQ(c.text.num_layers, 2);
+  EXPECT_EQ(c.text.num_heads, 2);
+  EXPECT_EQ(c.text.num_kv_heads, 2);  // n_head_kv: null
+  EXPECT_EQ(c.text.intermediate_size, 64);
+  EXPECT_EQ(c.text.rotary_dim, 4);
+  EXPECT_EQ(c.vision_layers_to_run, 2);
+}
+
+TEST(ImpConfig, CurrentKeysParse) {
+  ImpConfig c = load_imp_config(testing::fixtures_dir() / "imp-tiny-a");
+  EXPECT_EQ(c.text.rotary_dim, 8);  // 0.5 of head_dim 16
+  EXPECT_EQ(c.vision_layers_to_run, 3);
+}
+
+std::string with(const std::string& base, const std::string& key, const std::string& value) {
+  auto j = nlohmann::json::parse(base);
+  j[key] = nlohmann::json::parse(value);
+  return j.dump();
+}
+
+TEST(ImpConfig, RejectsBadConfigsWithClearErrors) {
+  const std::string base = testing::read_file(testing::fixtures_dir() / "imp-tiny-a" / "config.json");
+  auto expect_error = [](const std::string& text, const std::string& fragment) {
+    try {
+      parse_imp_config(text);
+      ADD_FAILURE() << "accepted config, expected error containing: " << fragment;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  };
+  expect_error(with(base, "hidden_size", "1000000000"), "hidden_size");
+  expect_error(with(base, "hidden_size", "-4"), "hidden_size");
+  expect_error(with(base, "num_hidden_layers", "0"), "num_hidden_layers");
+  expect_error(with(base, "mm_vision_select_layer", "-9"), "mm_vision_select_layer");
+  expect_error(with(base, "mm_vision_select_layer", "7"), "mm_vision_select_layer");
+  expect_error(with(base, "mm_projector_type", "\"qformer\""), "unsupported projector");
+  expect_error(with(with(base, "model_type", "\"llama\""), "architectures", "[\"LlamaForCausalLM\"]"),
+               "unsupported architecture");
+  expect_error(with(base, "hidden_size", "\"64\""), "hidden_size");
+  expect_error("{not json", "invalid JSON");
+}
+
+}  // namespace
+}  // namespace lumen
