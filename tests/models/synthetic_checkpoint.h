@@ -1,0 +1,33 @@
+// Builds random Imp checkpoints of any size in a temporary directory, in any stored dtype,
+// weight layout and file arrangement, so tests can check that nothing is tuned to the fixture
+// sizes. Tokenizer files come from the bundled model.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "lumen/core/dtype.h"
+
+namespace lumen::testing {
+
+struct SyntheticImpSpec {
+  // Vision tower.
+  int vision_hidden = 48, vision_intermediate = 80, vision_layers = 3, vision_heads = 3;
+  int image_size = 40, patch_size = 10;
+  int select_layer = -2;  // written as mm_vision_select_layer
+  // Decoder.
+  int hidden = 40, intermediate = 72, layers = 2, heads = 4, kv_heads = 4;
+  double partial_rotary_factor = 0.4;
+  int projector_depth = 2;
+  DType dtype = DType::kF32;
+  bool legacy_layout = false;  // transformer.* with fused Wqkv and legacy config keys
+  bool sharded = false;        // two shards + model.safetensors.index.json
+  bool duplicate_kv_heads_as_mha = false;  // store a grouped-KV model as the equivalent full-MHA one
+  unsigned seed = 1;
+};
+
+// Writes the checkpoint into `dir` (created). Weights are drawn from the seed, rounded to
+// bfloat16 precision so every dtype stores the same values exactly.
+void write_synthetic_imp(const std::filesystem::path& dir, const SyntheticImpSpec& spec);
+
+}  // namespace lumen::testing
