@@ -7,7 +7,14 @@ PACKAGES=(
   build-essential cmake pkg-config
   libjpeg62-turbo-dev libpng-dev nlohmann-json3-dev
   libgtest-dev
+  libsentencepiece-dev libhnswlib-dev
+  libcpp-httplib-dev curl  # lumen serve (HTTP server and image downloads), server tests
+  clang-14 libclang-rt-14-dev llvm-14  # sanitizer build, libFuzzer targets, symbolized reports
 )
+
+# Node.js and npm run the server's client tests (the official `openai` npm package); the
+# machine image ships Node 20, a bare Debian gets its own.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,8 +1,10 @@
 #include "test_data.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace lumen::testing {
 
@@ -18,6 +20,11 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+bool sanitizer_pass() {
+  const char* value = std::getenv("LUMEN_SKIP_SLOW_E2E");
+  return value != nullptr && std::string_view(value) == "1";
 }
 
 }  // namespace lumen::testing

@@ -14,4 +14,10 @@ std::filesystem::path bundled_model_dir();     // models/imp-shapes
 std::filesystem::path cli_path();              // the built `lumen` binary
 std::string read_file(const std::filesystem::path& path);
 
+// The sanitizer pass of `make test` (LUMEN_SKIP_SLOW_E2E=1) runs the same suite ten times
+// slower. End-to-end evaluations over the whole eval set then run on its first
+// kSanitizerQuestions questions instead, and say so; the Release pass runs them in full.
+bool sanitizer_pass();
+constexpr int kSanitizerQuestions = 300;
+
 }  // namespace lumen::testing

@@ -42,6 +42,16 @@ void ModelOptions::add_to(ArgParser& parser, bool model_required) {
   parser.option("--threads", "-t", "N", "worker threads (default: one per core)", &threads, 0, 1024);
   parser.option("--max-pixels", "", "N", "refuse images with more pixels than this, before decoding (default 50000000)",
                 &max_pixels, 1, int64_t{1} << 40);
+  parser.option("--device", "", "DEV", "where the model runs: cpu, cuda or cuda:N (default cpu)", &device);
+  parser.option("--device-dtype", "", "T",
+                "activation dtype on a GPU: auto (follow the weights), f32, f16 or bf16 (default auto)", &device_dtype);
+  parser.option("--quant", "", "Q",
+                "weight format in memory for the whole model: f32, f16, bf16, q8_0, q4_0 (default: as stored,\n"
+                "exact fp32 compute; any other choice also allows bf16/int8 activations in matmuls)",
+                &quant);
+  parser.option("--quant-vision", "", "Q", "weight format of the vision tower and projector (overrides --quant)",
+                &quant_vision);
+  parser.option("--quant-llm", "", "Q", "weight format of the language model (overrides --quant)", &quant_llm);
 }
 
 std::string ModelOptions::resolved_dir() const { return model_dir.empty() ? bundled_model_dir() : model_dir; }
@@ -50,6 +60,19 @@ std::unique_ptr<Engine> ModelOptions::load() const {
   if (threads > 0) ThreadPool::set_global_threads(static_cast<int>(threads));
   EngineOptions options;
   options.image_limits.max_pixels = static_cast<uint64_t>(max_pixels);
+  options.device = device;
+  if (!quant.empty()) options.quant.vision = options.quant.llm = parse_weight_format(quant);
+  if (!quant_vision.empty()) options.quant.vision = parse_weight_format(quant_vision);
+  if (!quant_llm.empty()) options.quant.llm = parse_weight_format(quant_llm);
+  if (device_dtype == "f32") {
+    options.device_activation = DType::kF32;
+  } else if (device_dtype == "f16") {
+    options.device_activation = DType::kF16;
+  } else if (device_dtype == "bf16") {
+    options.device_activation = DType::kBF16;
+  } else if (device_dtype != "auto") {
+    throw UsageError("--device-dtype must be auto, f32, f16 or bf16, not '" + device_dtype + "'");
+  }
   return Engine::load(resolved_dir(), options);
 }
 

@@ -15,6 +15,9 @@ struct ModelOptions {
   std::string model_dir;  // empty: the bundled model
   int64_t threads = 0;    // 0: one per core
   int64_t max_pixels = 50'000'000;
+  std::string device = "cpu";        // --device cpu | cuda | cuda:N
+  std::string device_dtype = "auto";  // --device-dtype auto | f32 | f16 | bf16
+  std::string quant, quant_vision, quant_llm;  // --quant, --quant-vision, --quant-llm (empty: as stored)
 
   void add_to(ArgParser& parser, bool model_required = false);
   // Applies --threads and loads the engine (bundled model when -m is absent). Throws Error.

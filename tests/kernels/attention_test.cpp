@@ -1,5 +1,7 @@
 #include "lumen/kernels/cpu/attention.h"
 
+#include "lumen/core/cpu_features.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -35,14 +37,27 @@ void run_case(int64_t tq, int64_t tk, int64_t heads, int64_t kv_heads, int64_t d
   }
 }
 
-TEST(Attention, MatchesReferenceAcrossShapes) {
+class AttentionAgainstReference : public ::testing::TestWithParam<CpuLevel> {
+ protected:
+  void SetUp() override { set_cpu_level_cap(GetParam()); }
+  void TearDown() override { set_cpu_level_cap(CpuLevel::kAvx512); }
+};
+
+TEST_P(AttentionAgainstReference, MatchesAcrossShapes) {
   run_case(1, 1, 1, 1, 8, true);
   run_case(1, 200, 4, 4, 16, true);     // decode step over a long cache
   run_case(70, 70, 3, 3, 32, true);     // prefill spanning several key tiles
   run_case(5, 90, 4, 2, 8, true);       // grouped KV heads, queries after a cached past
   run_case(65, 65, 2, 2, 24, false);    // vision: bidirectional
   run_case(130, 130, 1, 1, 80, false);
+  run_case(4, 300, 2, 1, 72, true);     // largest decode batch, d not a multiple of 16
+  run_case(37, 100, 5, 5, 72, false);   // SigLIP's head_dim, row tails
+  run_case(33, 129, 2, 2, 80, true);    // Phi's head_dim, partial query block and key tile
+  run_case(5, 5, 3, 3, 136, true);      // head_dim above 128
 }
+
+INSTANTIATE_TEST_SUITE_P(Levels, AttentionAgainstReference, ::testing::Values(CpuLevel::kGeneric, CpuLevel::kAvx512),
+                         [](const auto& info) { return std::string(cpu_level_name(info.param)); });
 
 }  // namespace
 }  // namespace lumen

@@ -63,13 +63,9 @@ TEST(BpeTokenizerHf, VocabAndMergesMatchHfCases) { expect_matches_hf_cases(tiny_
 
 TEST(BpeTokenizerHf, TokenizerJsonMatchesHfCases) { expect_matches_hf_cases(tiny_b(), tiny_b_dir()); }
 
-TEST(BpeTokenizerHf, VocabAndMergesMatchReferencePrompts) {
-  expect_matches_reference_prompts(tiny_a(), tiny_a_dir());
-}
+TEST(BpeTokenizerHf, VocabAndMergesMatchReferencePrompts) { expect_matches_reference_prompts(tiny_a(), tiny_a_dir()); }
 
-TEST(BpeTokenizerHf, TokenizerJsonMatchesReferencePrompts) {
-  expect_matches_reference_prompts(tiny_b(), tiny_b_dir());
-}
+TEST(BpeTokenizerHf, TokenizerJsonMatchesReferencePrompts) { expect_matches_reference_prompts(tiny_b(), tiny_b_dir()); }
 
 TEST(BpeTokenizer, BundledModelEncodesImagePrompt) {
   const BpeTokenizer tokenizer = BpeTokenizer::load(testing::bundled_model_dir());
@@ -77,8 +73,8 @@ TEST(BpeTokenizer, BundledModelEncodesImagePrompt) {
   const std::vector<int32_t> ids = tokenizer.encode(prompt);
   ASSERT_GE(ids.size(), 3u);
   EXPECT_EQ(ids[0], 50296);
-  EXPECT_EQ(ids[1], 198);  // "\n"
-  EXPECT_EQ(ids[2], 2061);  // "What"
+  EXPECT_EQ(ids[1], 198);                   // "\n"
+  EXPECT_EQ(ids[2], 2061);                  // "What"
   EXPECT_EQ(ids, tiny_a().encode(prompt));  // same vocabulary as the fixture
   EXPECT_EQ(tokenizer.decode(ids), prompt);
 }
@@ -91,7 +87,7 @@ TEST(BpeTokenizer, LooksUpTokensAndSizesVocab) {
     EXPECT_EQ(tokenizer->token_id("<|endoftext|>"), 50256);
     EXPECT_EQ(tokenizer->token_id("  "), 50286);
     EXPECT_EQ(tokenizer->token_id("\t\t"), 50294);
-    EXPECT_EQ(tokenizer->token_id("\xC4\xA0world"), 995);  // "Ġworld"
+    EXPECT_EQ(tokenizer->token_id("\xC4\xA0world"), 995);    // "Ġworld"
     EXPECT_EQ(tokenizer->token_id(" world"), std::nullopt);  // vocab entries are byte-level-encoded
     EXPECT_EQ(tokenizer->token_id("<image"), std::nullopt);
     EXPECT_EQ(tokenizer->token_bytes(995), " world");
@@ -163,7 +159,9 @@ TEST(BpeTokenizerPretokenize, SplitsLikeGpt2Regex) {
 
 TEST(BpeTokenizerPretokenize, InvalidBytesAreSingleSymbols) {
   // Invalid bytes count as punctuation-like symbols, so they join runs of other symbols.
-  const std::string text = "ab\xFF\xFE!cd \x80" "ef\xE6\x97";
+  const std::string text =
+      "ab\xFF\xFE!cd \x80"
+      "ef\xE6\x97";
   const std::vector<std::string_view> pieces = bpe_detail::pretokenize(text);
   const std::vector<std::string> expected = {"ab", "\xFF\xFE!", "cd", " \x80", "ef", "\xE6\x97"};
   EXPECT_EQ(std::vector<std::string>(pieces.begin(), pieces.end()), expected);
@@ -173,23 +171,23 @@ TEST(BpeTokenizerPretokenize, ClassifiesUnicode) {
   EXPECT_EQ(bpe_detail::classify(U'a'), CharClass::kLetter);
   EXPECT_EQ(bpe_detail::classify(U'7'), CharClass::kNumber);
   EXPECT_EQ(bpe_detail::classify(U'_'), CharClass::kOther);
-  EXPECT_EQ(bpe_detail::classify(U'\u00e9'), CharClass::kLetter);    // é
-  EXPECT_EQ(bpe_detail::classify(U'\u00d7'), CharClass::kOther);     // × inside the Latin-1 letters
-  EXPECT_EQ(bpe_detail::classify(U'\u00bd'), CharClass::kNumber);    // ½
-  EXPECT_EQ(bpe_detail::classify(U'\u03bb'), CharClass::kLetter);    // λ
-  EXPECT_EQ(bpe_detail::classify(U'\u0436'), CharClass::kLetter);    // ж
-  EXPECT_EQ(bpe_detail::classify(U'\u0663'), CharClass::kNumber);    // Arabic-Indic 3
-  EXPECT_EQ(bpe_detail::classify(U'\u3042'), CharClass::kLetter);    // あ
-  EXPECT_EQ(bpe_detail::classify(U'\u6f22'), CharClass::kLetter);    // 漢
-  EXPECT_EQ(bpe_detail::classify(U'\uac00'), CharClass::kLetter);    // 가
-  EXPECT_EQ(bpe_detail::classify(U'\u2167'), CharClass::kNumber);    // Ⅷ
+  EXPECT_EQ(bpe_detail::classify(U'\u00e9'), CharClass::kLetter);      // é
+  EXPECT_EQ(bpe_detail::classify(U'\u00d7'), CharClass::kOther);       // × inside the Latin-1 letters
+  EXPECT_EQ(bpe_detail::classify(U'\u00bd'), CharClass::kNumber);      // ½
+  EXPECT_EQ(bpe_detail::classify(U'\u03bb'), CharClass::kLetter);      // λ
+  EXPECT_EQ(bpe_detail::classify(U'\u0436'), CharClass::kLetter);      // ж
+  EXPECT_EQ(bpe_detail::classify(U'\u0663'), CharClass::kNumber);      // Arabic-Indic 3
+  EXPECT_EQ(bpe_detail::classify(U'\u3042'), CharClass::kLetter);      // あ
+  EXPECT_EQ(bpe_detail::classify(U'\u6f22'), CharClass::kLetter);      // 漢
+  EXPECT_EQ(bpe_detail::classify(U'\uac00'), CharClass::kLetter);      // 가
+  EXPECT_EQ(bpe_detail::classify(U'\u2167'), CharClass::kNumber);      // Ⅷ
   EXPECT_EQ(bpe_detail::classify(U'\U0001d518'), CharClass::kLetter);  // 𝔘
   EXPECT_EQ(bpe_detail::classify(U'\U0001f680'), CharClass::kOther);   // 🚀
   EXPECT_EQ(bpe_detail::classify(U'\U00020000'), CharClass::kLetter);  // CJK extension B
-  EXPECT_EQ(bpe_detail::classify(U'\u200b'), CharClass::kOther);     // zero width space
-  EXPECT_EQ(bpe_detail::classify(U'\ufe0f'), CharClass::kOther);     // variation selector
-  for (char32_t space : {U'\t', U'\n', U'\v', U'\f', U'\r', U' ', U'\u0085', U'\u00a0', U'\u1680', U'\u2000',
-                         U'\u200a', U'\u2028', U'\u2029', U'\u202f', U'\u205f', U'\u3000'}) {
+  EXPECT_EQ(bpe_detail::classify(U'\u200b'), CharClass::kOther);       // zero width space
+  EXPECT_EQ(bpe_detail::classify(U'\ufe0f'), CharClass::kOther);       // variation selector
+  for (char32_t space : {U'\t', U'\n', U'\v', U'\f', U'\r', U' ', U'\u0085', U'\u00a0', U'\u1680', U'\u2000', U'\u200a',
+                         U'\u2028', U'\u2029', U'\u202f', U'\u205f', U'\u3000'}) {
     EXPECT_EQ(bpe_detail::classify(space), CharClass::kSpace) << static_cast<uint32_t>(space);
   }
   EXPECT_EQ(bpe_detail::classify(U'\x1c'), CharClass::kOther);  // not White_Space
@@ -200,10 +198,14 @@ TEST(BpeTokenizerPretokenize, ClassifiesUnicode) {
 TEST(BpeTokenizerPretokenize, LossyUtf8ReplacesMaximalSubparts) {
   const std::string replacement = "\xEF\xBF\xBD";
   EXPECT_EQ(bpe_detail::utf8_lossy("plain é 日 🚀"), "plain é 日 🚀");
-  EXPECT_EQ(bpe_detail::utf8_lossy("a\xFF" "b"), "a" + replacement + "b");
-  EXPECT_EQ(bpe_detail::utf8_lossy("\xE6\x97"), replacement);               // truncated: one U+FFFD
-  EXPECT_EQ(bpe_detail::utf8_lossy("\xE6\x97" "a"), replacement + "a");
-  EXPECT_EQ(bpe_detail::utf8_lossy("\xC0\xAF"), replacement + replacement);  // overlong
+  EXPECT_EQ(bpe_detail::utf8_lossy("a\xFF"
+                                   "b"),
+            "a" + replacement + "b");
+  EXPECT_EQ(bpe_detail::utf8_lossy("\xE6\x97"), replacement);  // truncated: one U+FFFD
+  EXPECT_EQ(bpe_detail::utf8_lossy("\xE6\x97"
+                                   "a"),
+            replacement + "a");
+  EXPECT_EQ(bpe_detail::utf8_lossy("\xC0\xAF"), replacement + replacement);                    // overlong
   EXPECT_EQ(bpe_detail::utf8_lossy("\xED\xA0\x80"), replacement + replacement + replacement);  // surrogate
   EXPECT_EQ(bpe_detail::utf8_lossy("\xF4\x90\x80\x80"), replacement + replacement + replacement + replacement);
   EXPECT_EQ(bpe_detail::utf8_lossy("\xF0\x9F\x9A"), replacement);  // truncated emoji
@@ -214,10 +216,48 @@ TEST(BpeTokenizerPretokenize, LossyUtf8ReplacesMaximalSubparts) {
 
 // Random strings drawn from the kinds of characters the tokenizer treats differently.
 std::string random_utf8(std::mt19937& rng, size_t length) {
-  static const std::vector<std::string> atoms = {
-      "a", "Z", "q", "7", "0", " ", "  ", "\t", "\n", "\r\n", "'", "'s", "'ll", ".", "-", "#", "_", "é", "ß",
-      "日", "本", "ж", "λ", "½", "٣", "\u00a0", "\u2009", "\u200b", "🚀", "👍🏽", "❤️", "𝔘", "<image>", "</s>",
-      "<|endoftext|>", "<imag", "e>", "Ġ", "\x7f", "\x01", "                                   ", "\t\t\t\t\t\t\t\t\t\t"};
+  static const std::vector<std::string> atoms = {"a",
+                                                 "Z",
+                                                 "q",
+                                                 "7",
+                                                 "0",
+                                                 " ",
+                                                 "  ",
+                                                 "\t",
+                                                 "\n",
+                                                 "\r\n",
+                                                 "'",
+                                                 "'s",
+                                                 "'ll",
+                                                 ".",
+                                                 "-",
+                                                 "#",
+                                                 "_",
+                                                 "é",
+                                                 "ß",
+                                                 "日",
+                                                 "本",
+                                                 "ж",
+                                                 "λ",
+                                                 "½",
+                                                 "٣",
+                                                 "\u00a0",
+                                                 "\u2009",
+                                                 "\u200b",
+                                                 "🚀",
+                                                 "👍🏽",
+                                                 "❤️",
+                                                 "𝔘",
+                                                 "<image>",
+                                                 "</s>",
+                                                 "<|endoftext|>",
+                                                 "<imag",
+                                                 "e>",
+                                                 "Ġ",
+                                                 "\x7f",
+                                                 "\x01",
+                                                 "                                   ",
+                                                 "\t\t\t\t\t\t\t\t\t\t"};
   std::uniform_int_distribution<size_t> pick(0, atoms.size() - 1);
   std::string text;
   for (size_t i = 0; i < length; ++i) text += atoms[pick(rng)];
@@ -278,7 +318,7 @@ class ScratchDir {
 };
 
 // GPT-2's byte -> printable character mapping, written out independently of the library.
-std::string byte_symbol(int byte) {
+std::string expected_byte_symbol(int byte) {
   const bool printable = (byte >= 0x21 && byte <= 0x7E) || (byte >= 0xA1 && byte <= 0xAC) || byte >= 0xAE;
   int code_point = byte;
   if (!printable) {
@@ -300,12 +340,26 @@ std::string byte_symbol(int byte) {
 // A small byte-level vocabulary: the 256 byte symbols (ids 0..255) plus merged tokens.
 Json tiny_vocab() {
   Json vocab = Json::object();
-  for (int byte = 0; byte < 256; ++byte) vocab[byte_symbol(byte)] = byte;
+  for (int byte = 0; byte < 256; ++byte) vocab[expected_byte_symbol(byte)] = byte;
   int next = 256;
   for (const char* token : {"he", "ll", "hell", "hello", "\xC4\xA0w", "\xC4\xA0wo"}) vocab[token] = next++;
   return vocab;
 }
 const char* kTinyMerges = "#version: 0.2\nh e\nl l\nhe ll\nhell o\n\xC4\xA0 w\n\xC4\xA0w o\n";
+
+TEST(BpeTokenizerPretokenize, ByteLevelAlphabetIsGpt2s) {
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::string symbol = expected_byte_symbol(byte);
+    EXPECT_EQ(bpe_detail::byte_symbol(static_cast<uint8_t>(byte)), symbol) << byte;
+    EXPECT_EQ(bpe_detail::byte_level_decode(symbol), std::string(1, static_cast<char>(byte))) << byte;
+  }
+  EXPECT_EQ(bpe_detail::byte_symbol(' '), "\xC4\xA0");  // "Ġ"
+  EXPECT_EQ(bpe_detail::byte_symbol('\n'), "\xC4\x8A");  // "Ċ"
+  EXPECT_EQ(bpe_detail::byte_level_decode("\xC4\xA0world"), " world");
+  // A character outside the alphabet makes HF take the whole token literally.
+  EXPECT_EQ(bpe_detail::byte_level_decode("a b"), "a b");
+  EXPECT_EQ(bpe_detail::byte_level_decode("\xC4\xA0\xE6\x97\xA5"), "\xC4\xA0\xE6\x97\xA5");
+}
 
 TEST(BpeTokenizerHostile, MissingDirectoryThrows) {
   EXPECT_THROW(BpeTokenizer::load(testing::fixtures_dir() / "no-such-model"), Error);
@@ -320,6 +374,7 @@ TEST(BpeTokenizerHostile, DirectoryWithoutTokenizerThrows) {
     FAIL() << "expected an Error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("expected vocab.json + merges.txt or tokenizer.json"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("merges.txt is missing"), std::string::npos) << e.what();
     EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
   }
 }
@@ -428,7 +483,7 @@ TEST(BpeTokenizerHostile, TokenizerJsonWithStringMergesAndStrippingTokens) {
   const BpeTokenizer tokenizer = BpeTokenizer::load(dir.path());
   EXPECT_EQ(tokenizer.encode("hello wo"), (std::vector<int32_t>{259, 261}));
   EXPECT_EQ(tokenizer.encode("hello \t <m>ll"), (std::vector<int32_t>{259, 300, 257}));  // lstrip
-  EXPECT_EQ(tokenizer.encode("<r>  \n hello"), (std::vector<int32_t>{301, 259}));       // rstrip
+  EXPECT_EQ(tokenizer.encode("<r>  \n hello"), (std::vector<int32_t>{301, 259}));        // rstrip
   EXPECT_EQ(tokenizer.encode("hello  wo"), (std::vector<int32_t>{259, 302, 'w', 'o'}));
   EXPECT_EQ(tokenizer.token_id("<m>"), 300);
 }

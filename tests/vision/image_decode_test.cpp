@@ -146,6 +146,8 @@ struct JpegSpec {
   J_COLOR_SPACE stored_space = JCS_UNKNOWN;  // JCS_UNKNOWN: libjpeg's default for in_space
   bool adobe_marker = true;                  // only used for 4-component images
   const uint8_t* pixels = nullptr;           // width * height * components
+  bool progressive = false;                  // libjpeg's standard progressive script
+  const std::vector<jpeg_scan_info>* scans = nullptr;  // or a custom scan script
 };
 
 bool encode_jpeg_guarded(jpeg_compress_struct* c, JpegTestError* err, const JpegSpec* spec, unsigned char** buffer,
@@ -161,6 +163,11 @@ bool encode_jpeg_guarded(jpeg_compress_struct* c, JpegTestError* err, const Jpeg
   jpeg_set_quality(c, 100, TRUE);
   if (spec->stored_space != JCS_UNKNOWN) jpeg_set_colorspace(c, spec->stored_space);
   if (spec->components == 4) c->write_Adobe_marker = spec->adobe_marker ? TRUE : FALSE;
+  if (spec->progressive) jpeg_simple_progression(c);
+  if (spec->scans != nullptr) {
+    c->scan_info = spec->scans->data();
+    c->num_scans = static_cast<int>(spec->scans->size());
+  }
   jpeg_start_compress(c, TRUE);
   while (c->next_scanline < c->image_height) {
     JSAMPROW row = const_cast<JSAMPROW>(spec->pixels + static_cast<size_t>(c->next_scanline) * spec->width *
@@ -633,6 +640,54 @@ TEST(ImageDecode, CmykJpegConvertsLikePil) {
       for (int x = 0; x < 16; ++x) ASSERT_EQ(pixel(image, x, y), (std::vector<int>{118, 59, 29}));
     }
   }
+}
+
+std::vector<uint8_t> gradient_pixels(int width, int height) {
+  std::vector<uint8_t> pixels;
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      pixels.insert(pixels.end(), {uint8_t(x * 7), uint8_t(y * 5), uint8_t((x * y) & 0xff)});
+    }
+  }
+  return pixels;
+}
+
+TEST(ImageDecode, ProgressiveJpegMatchesBaseline) {
+  // Same quantised coefficients, different scan layout: the decoded pixels must be identical.
+  const std::vector<uint8_t> pixels = gradient_pixels(45, 29);
+  JpegSpec spec{45, 29, 3, JCS_RGB, JCS_UNKNOWN, true, pixels.data()};
+  const Image baseline = decode_image(encode_jpeg(spec));
+  spec.progressive = true;
+  const Image progressive = decode_image(encode_jpeg(spec));
+  EXPECT_EQ(progressive.rgb, baseline.rgb);
+}
+
+TEST(ImageDecode, RefusesPathologicalScanCount) {
+  // A valid progressive JPEG with over 2000 scans (every AC coefficient of every component
+  // sent one bit plane at a time): refused instead of spending a pass over the image per scan.
+  std::vector<jpeg_scan_info> scans;
+  scans.push_back({3, {0, 1, 2, 0}, 0, 0, 0, 0});  // interleaved DC, full precision
+  for (int component = 0; component < 3; ++component) {
+    for (int k = 1; k < 64; ++k) {
+      scans.push_back({1, {component, 0, 0, 0}, k, k, 0, 10});
+      for (int al = 9; al >= 0; --al) scans.push_back({1, {component, 0, 0, 0}, k, k, al + 1, al});
+    }
+  }
+  ASSERT_GT(scans.size(), 1000u);
+  const std::vector<uint8_t> pixels = gradient_pixels(8, 8);
+  JpegSpec spec{8, 8, 3, JCS_RGB, JCS_UNKNOWN, true, pixels.data()};
+  spec.scans = &scans;
+  const Bytes bytes = encode_jpeg(spec);
+  expect_error([&] { decode_image(bytes, {}, "scans.jpg"); }, ErrorKind::kInvalidInput,
+               {"scans.jpg: truncated or corrupt JPEG: more than 1000 progressive scans"});
+}
+
+TEST(ImageDecode, RefusesOversizedFileWithoutReadingIt) {
+  TempDir dir;
+  const fs::path path = dir.path() / "huge.jpg";
+  { std::ofstream touch(path, std::ios::binary); }
+  fs::resize_file(path, kMaxImageFileBytes + 1);  // sparse: costs no disk
+  expect_error([&] { load_image(path); }, ErrorKind::kLimitExceeded, {path.string()});
 }
 
 TEST(ImageDecode, ErrorsUseTheGivenLabel) {

@@ -1,5 +1,6 @@
 #include "lumen/formats/checkpoint.h"
 
+#include <new>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -72,7 +73,37 @@ const TensorView& TensorStore::require(const std::string& name, const std::vecto
 
 const std::map<std::string, std::string>& TensorStore::metadata() const {
   static const std::map<std::string, std::string> kEmpty;
+  if (!extra_metadata_.empty()) return extra_metadata_;
   return shards_.empty() ? kEmpty : shards_.front()->metadata();
+}
+
+void AlignedFree::operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
+
+OwnedBytes TensorStore::allocate(size_t nbytes) {
+  return OwnedBytes(static_cast<uint8_t*>(::operator new[](nbytes == 0 ? 1 : nbytes, std::align_val_t(64))));
+}
+
+std::unique_ptr<TensorStore> TensorStore::in_memory(const std::string& label) {
+  auto store = std::unique_ptr<TensorStore>(new TensorStore());
+  store->dir_ = label;
+  return store;
+}
+
+void TensorStore::put(const std::string& name, DType dtype, const std::vector<int64_t>& shape, OwnedBytes bytes) {
+  auto view = std::make_unique<TensorView>();
+  view->name = name;
+  view->dtype = dtype;
+  view->shape = shape;
+  const int64_t count = view->numel();
+  const size_t block = dtype_block(dtype);
+  if (count % static_cast<int64_t>(block) != 0) {
+    fail(dir_.string(), ": tensor '", name, "' of ", count, " values is not whole ", dtype_name(dtype), " blocks");
+  }
+  view->nbytes = static_cast<size_t>(count) / block * dtype_size(dtype);
+  view->data = bytes.get();
+  tensors_[name] = view.get();
+  owned_views_[name] = std::move(view);  // replaces (and frees) an earlier owned view of that name
+  owned_bytes_.push_back(std::move(bytes));
 }
 
 }  // namespace lumen

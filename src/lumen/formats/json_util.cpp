@@ -33,12 +33,14 @@ std::optional<int64_t> get_int(const nlohmann::json& obj, std::initializer_list<
   const nlohmann::json* value = first_present(obj, keys, &key);
   if (value == nullptr) return std::nullopt;
   int64_t result;
-  if (value->is_number_integer()) {
-    result = value->get<int64_t>();
-  } else if (value->is_number_unsigned()) {
+  // Unsigned first: nlohmann's is_number_integer() is also true for values above INT64_MAX,
+  // which get<int64_t>() would turn negative (2^64 - 1 was reported as "-1").
+  if (value->is_number_unsigned()) {
     uint64_t u = value->get<uint64_t>();
     if (u > static_cast<uint64_t>(max)) fail(label, ": '", key, "' = ", u, " is out of range [", min, ", ", max, "]");
     result = static_cast<int64_t>(u);
+  } else if (value->is_number_integer()) {
+    result = value->get<int64_t>();
   } else {
     fail(label, ": '", key, "' must be an integer");
   }

@@ -182,6 +182,10 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
   return config;
 }
 
+void parse_siglip_vision_config(const nlohmann::json& object, const std::string& label, SiglipVisionConfig* out) {
+  parse_vision(object, label, out);
+}
+
 ImpConfig load_imp_config(const std::filesystem::path& model_dir) {
   std::error_code ec;
   if (!std::filesystem::exists(model_dir, ec)) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ struct ImpConfig {
 // Parses config.json text. Throws Error naming the problem (unsupported architecture or
 // projector, sizes out of range, select layer out of range).
 ImpConfig parse_imp_config(const std::string& json_text, const std::string& label = "config.json");
+// Parses a SigLIP vision config object (Imp's vision_tower_config, or SiglipModel's
+// vision_config) over `out`'s defaults. Throws Error naming the problem.
+void parse_siglip_vision_config(const nlohmann::json& object, const std::string& label, SiglipVisionConfig* out);
+
 // Reads DIR/config.json, then DIR/generation_config.json (its eos_token_id wins) if present.
 ImpConfig load_imp_config(const std::filesystem::path& model_dir);
 

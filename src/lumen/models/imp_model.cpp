@@ -2,10 +2,17 @@
 
 namespace lumen {
 
-std::unique_ptr<ImpModel> ImpModel::load(const std::filesystem::path& dir) {
+std::unique_ptr<ImpModel> ImpModel::load(const std::filesystem::path& dir, const QuantOptions& quant) {
+  ImpConfig config = load_imp_config(dir);
+  return from_store(config, TensorStore::open_dir(dir), quant);
+}
+
+std::unique_ptr<ImpModel> ImpModel::from_store(const ImpConfig& config, std::unique_ptr<TensorStore> store_ptr,
+                                               const QuantOptions& quant) {
   auto model = std::unique_ptr<ImpModel>(new ImpModel());
-  model->config_ = load_imp_config(dir);
-  model->store_ = TensorStore::open_dir(dir);
+  model->config_ = config;
+  model->store_ = std::move(store_ptr);
+  apply_weight_formats(*model->store_, quant);
   const TensorStore& store = *model->store_;
   const ImpConfig& c = model->config_;
   model->layout_ = store.contains("transformer.embd.wte.weight") ? WeightLayout::kPhiMsft : WeightLayout::kHf;

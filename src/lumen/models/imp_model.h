@@ -11,19 +11,26 @@
 #include "lumen/models/mm_projector.h"
 #include "lumen/models/phi_decoder.h"
 #include "lumen/models/siglip_vision.h"
+#include "lumen/models/weight_quantization.h"
 
 namespace lumen {
 
 class ImpModel {
  public:
   // Reads config.json (+ generation_config.json) and maps the weights; every tensor the
-  // config implies is checked for presence and shape here. Throws Error.
-  static std::unique_ptr<ImpModel> load(const std::filesystem::path& dir);
+  // config implies is checked for presence and shape here. `quant` picks the in-memory weight
+  // formats (models/weight_quantization.h); by default weights stay as stored. Throws Error.
+  static std::unique_ptr<ImpModel> load(const std::filesystem::path& dir, const QuantOptions& quant = {});
+  // The same from a config and an already-open store (in-memory random weights for `lumen
+  // bench`); formats are applied to the store first.
+  static std::unique_ptr<ImpModel> from_store(const ImpConfig& config, std::unique_ptr<TensorStore> store,
+                                              const QuantOptions& quant = {});
 
   const ImpConfig& config() const { return config_; }
   WeightLayout layout() const { return layout_; }
   const PhiDecoder& decoder() const { return decoder_; }
   const SiglipVisionTower& vision() const { return vision_; }
+  const MmProjector& projector() const { return projector_; }
   const TensorStore& store() const { return *store_; }
 
   // Image tokens each image expands to.

@@ -17,6 +17,7 @@ class MmProjector {
   // features: [n, mm_hidden] -> returns [n, hidden].
   std::vector<float> forward(const float* features, int64_t n) const;
   int64_t out_features() const { return layers_.back().out_features(); }
+  const std::vector<Linear>& layers() const { return layers_; }  // for device forward paths
 
  private:
   std::vector<Linear> layers_;

@@ -9,6 +9,22 @@
 
 namespace lumen {
 
+AttentionShape phi_attention_shape(const PhiConfig& c, int64_t n_queries, int64_t n_keys) {
+  AttentionShape shape;
+  shape.n_queries = n_queries;
+  shape.n_keys = n_keys;
+  shape.n_heads = c.num_heads;
+  shape.n_kv_heads = c.num_kv_heads;
+  shape.head_dim = c.head_dim();
+  shape.q_stride = c.hidden_size;
+  shape.kv_stride = c.num_kv_heads * c.head_dim();
+  shape.out_stride = c.hidden_size;
+  shape.causal = true;
+  // softmax(q k^T / sqrt(head_dim)), as in HF PhiAttention.
+  shape.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim())));
+  return shape;
+}
+
 PhiDecoder PhiDecoder::load(const TensorStore& store, const PhiConfig& c, WeightLayout layout) {
   PhiDecoder decoder;
   decoder.config_ = c;
@@ -77,17 +93,7 @@ void PhiDecoder::run_layers(std::vector<float>& hidden, int64_t n, KvCache& cach
   std::vector<float> attn(static_cast<size_t>(n * d)), out(static_cast<size_t>(n * d));
   std::vector<float> mlp(static_cast<size_t>(n * c.intermediate_size));
 
-  AttentionShape shape;
-  shape.n_queries = n;
-  shape.n_keys = past + n;
-  shape.n_heads = c.num_heads;
-  shape.n_kv_heads = c.num_kv_heads;
-  shape.head_dim = head_dim;
-  shape.q_stride = d;
-  shape.kv_stride = kv;
-  shape.out_stride = d;
-  shape.causal = true;
-  shape.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  const AttentionShape shape = phi_attention_shape(c, n, past + n);
 
   for (size_t li = 0; li < layers_.size(); ++li) {
     const PhiLayer& layer = layers_[li];

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "lumen/kernels/cpu/attention.h"
 #include "lumen/models/imp_config.h"
 #include "lumen/models/weight_loading.h"
 #include "lumen/runtime/kv_cache.h"
@@ -19,6 +20,10 @@ struct PhiLayer {
   Linear q_proj, k_proj, v_proj, dense;
   Linear fc1, fc2;
 };
+
+// The decoder's causal self-attention over n_keys cached positions, the last n_queries of them
+// new; queries, keys and outputs packed per token (strides d, kv width, d).
+AttentionShape phi_attention_shape(const PhiConfig& c, int64_t n_queries, int64_t n_keys);
 
 class PhiDecoder {
  public:
@@ -39,6 +44,20 @@ class PhiDecoder {
   void forward_hidden(const float* x, int64_t n, KvCache& cache, float* last_hidden) const;
 
   KvCache make_cache(int64_t capacity) const;
+
+  // One decode step for `batch` independent sequences (continuous batching in the server):
+  // x: [batch, hidden] holds each sequence's next input embedding, caches[b] is sequence b's
+  // own KV cache, each at its own length. Every weight matrix is read once for the whole
+  // batch; attention runs per sequence over its own cache. logits: [batch, vocab]. Row b
+  // equals forward(x + b * hidden, 1, *caches[b], ...). Throws Error if any cache is full
+  // (then no cache is advanced). Defined in phi_decoder_batch.cpp.
+  void forward_batch(const float* x, int64_t batch, KvCache* const* caches, float* logits) const;
+
+  // The loaded weights, for device forward paths (models/imp_device_model).
+  const WeightMatrix& embed_tokens() const { return embed_tokens_; }
+  const std::vector<PhiLayer>& layers() const { return layers_; }
+  const LayerNormWeights& final_layernorm() const { return final_layernorm_; }
+  const Linear& lm_head() const { return lm_head_; }
 
  private:
   void run_layers(std::vector<float>& hidden, int64_t n, KvCache& cache) const;

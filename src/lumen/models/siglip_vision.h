@@ -29,6 +29,11 @@ class SiglipVisionTower {
 
   const SiglipVisionConfig& config() const { return config_; }
   int64_t layers_to_run() const { return static_cast<int64_t>(layers_.size()); }
+  // The loaded weights, for device forward paths (models/imp_device_model).
+  const SiglipEncoderShape& shape() const { return shape_; }
+  const Linear& patch_embedding() const { return patch_embedding_; }
+  const std::vector<float>& position_embedding() const { return position_embedding_; }
+  const std::vector<SiglipEncoderLayer>& layers() const { return layers_; }
 
  private:
   SiglipVisionConfig config_;

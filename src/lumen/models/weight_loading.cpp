@@ -28,7 +28,9 @@ WeightMatrix load_matrix(const TensorStore& store, const std::string& name, int6
   if (cols % static_cast<int64_t>(dtype_block(view.dtype)) != 0) {
     fail(store.dir().string(), ": tensor '", name, "' rows are not whole quantization blocks");
   }
-  return WeightMatrix{view.dtype, view.data, rows, cols};
+  WeightMatrix matrix{view.dtype, view.data, rows, cols};
+  if (store.reduced_precision(name)) matrix.precision = MatmulPrecision::kReduced;
+  return matrix;
 }
 
 WeightMatrix load_matrix_reshaped(const TensorStore& store, const std::string& name, const std::vector<int64_t>& shape,

@@ -1,5 +1,7 @@
 #include "lumen/runtime/engine.h"
 
+#include "lumen/backend/device.h"
+#include "lumen/core/error.h"
 #include "lumen/vision/image_preprocess.h"
 #include "lumen/vision/resize_bicubic.h"
 
@@ -9,8 +11,21 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
   auto engine = std::unique_ptr<Engine>(new Engine());
   engine->dir_ = dir;
   engine->options_ = options;
-  engine->model_ = ImpModel::load(dir);
+  engine->model_ = ImpModel::load(dir, options.quant);
   engine->tokenizer_ = BpeTokenizer::load(dir);
+  // A token the embedding table has no row for would fail mid-request; refuse the pair here.
+  const int64_t vocab = engine->model_->config().text.vocab_size;
+  if (static_cast<int64_t>(engine->tokenizer_.vocab_size()) > vocab) {
+    fail(dir.string(), ": the tokenizer has token ids up to ", engine->tokenizer_.vocab_size() - 1,
+         " but config.json's vocab_size is ", vocab);
+  }
+  const DeviceSpec device = parse_device(options.device);
+  if (!device.is_cpu()) {
+    engine->backend_ = make_backend(device);
+    DeviceModelOptions device_options;
+    device_options.activation = options.device_activation;
+    engine->device_model_ = DeviceImpModel::upload(*engine->model_, *engine->backend_, device_options);
+  }
   return engine;
 }
 
@@ -27,6 +42,7 @@ std::vector<float> Engine::encode_images(std::span<const Image> images) const {
     std::vector<float> chw = preprocess(image);
     pixels.insert(pixels.end(), chw.begin(), chw.end());
   }
+  if (device_model_) return device_model_->encode_images(pixels.data(), static_cast<int64_t>(images.size()));
   return model_->encode_images(pixels.data(), static_cast<int64_t>(images.size()));
 }
 

@@ -7,6 +7,8 @@
 #include <span>
 #include <vector>
 
+#include "lumen/backend/backend.h"
+#include "lumen/models/imp_device_model.h"
 #include "lumen/models/imp_model.h"
 #include "lumen/text/bpe_tokenizer.h"
 #include "lumen/vision/image.h"
@@ -16,6 +18,13 @@ namespace lumen {
 
 struct EngineOptions {
   ImageLimits image_limits;  // pixel bound checked before any image is decoded
+  // Where the model runs: "cpu" (the CPU model), or "cuda[:N]" (a DeviceImpModel on that GPU;
+  // Engine::load throws "lumen was built without CUDA" / "no CUDA device" when it cannot).
+  std::string device = "cpu";
+  // Activation dtype on a device: kU8 follows the weights; kF32/kF16/kBF16 force one.
+  DType device_activation = DType::kU8;
+  // Weight formats in memory (--quant, --quant-vision, --quant-llm); unset parts stay as stored.
+  QuantOptions quant;
 };
 
 class Engine {
@@ -27,6 +36,8 @@ class Engine {
   const ImpModel& model() const { return *model_; }
   const BpeTokenizer& tokenizer() const { return tokenizer_; }
   const EngineOptions& options() const { return options_; }
+  // The model on a device, or null when it runs on the CPU model (--device cpu).
+  DeviceImpModel* device_model() const { return device_model_.get(); }
   const std::filesystem::path& dir() const { return dir_; }
 
   // Squash-resizes to the tower's input size with PIL's bicubic filter and normalises with
@@ -40,6 +51,8 @@ class Engine {
   std::filesystem::path dir_;
   EngineOptions options_;
   std::unique_ptr<ImpModel> model_;
+  std::unique_ptr<Backend> backend_;              // before device_model_: destroyed after it
+  std::unique_ptr<DeviceImpModel> device_model_;
   BpeTokenizer tokenizer_;
 };
 

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "lumen/core/error.h"
+#include "lumen/runtime/decoder_run.h"
 #include "lumen/runtime/stop_strings.h"
 
 namespace lumen {
@@ -29,9 +30,13 @@ int64_t count_prompt_positions(const Engine& engine, std::span<const int32_t> pr
                             static_cast<int64_t>(markers) * engine.model().tokens_per_image();
   if (positions == 0) fail("the prompt is empty");
   if (positions > c.text.max_positions) {
-    fail_kind(ErrorKind::kLimitExceeded, "the prompt needs ", positions, " positions (", markers, " image",
-              markers == 1 ? "" : "s", " x ", engine.model().tokens_per_image(), " tokens), more than the model's context of ",
-              c.text.max_positions);
+    if (markers == 0) {
+      fail_kind(ErrorKind::kLimitExceeded, "the prompt needs ", positions, " positions, more than the model's context of ",
+                c.text.max_positions);
+    }
+    fail_kind(ErrorKind::kLimitExceeded, "the prompt needs ", positions, " positions (", prompt_tokens.size() - markers,
+              " text tokens + ", markers, " image", markers == 1 ? "" : "s", " x ", engine.model().tokens_per_image(),
+              "), more than the model's context of ", c.text.max_positions);
   }
   return positions;
 }
@@ -99,18 +104,17 @@ GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int3
   result.timings.images = static_cast<int64_t>(n_images);
 
   const int64_t budget = std::min<int64_t>(options.max_new_tokens, config.text.max_positions - positions);
-  KvCache cache = model.decoder().make_cache(positions + std::max<int64_t>(budget, 0));
+  DecoderRun decoder(engine, positions + std::max<int64_t>(budget, 0));  // CPU model or --device
   std::vector<float> logits(static_cast<size_t>(vocab));
 
   auto start = std::chrono::steady_clock::now();
   std::vector<float> embeds = splice_prompt_embeddings(engine, result.prompt_tokens, image_embeds);
-  model.decoder().forward(embeds.data(), positions, cache, logits.data(), 1);
+  decoder.prefill(embeds.data(), positions, logits.data());
   result.timings.prefill_ms = elapsed_ms(start);
 
   Sampler sampler(options.sampling);
   StopStringMatcher stops(options.stop);
   std::vector<int32_t> history = result.prompt_tokens;
-  std::vector<float> embedding(static_cast<size_t>(config.text.hidden_size));
   std::string text;
   size_t emitted = 0;
   result.finish_reason = "length";
@@ -147,8 +151,7 @@ GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int3
       }
     }
     if (step + 1 == budget) break;  // no forward pass for a token that will not be sampled
-    model.decoder().embed(&token, 1, embedding.data());
-    model.decoder().forward(embedding.data(), 1, cache, logits.data(), 1);
+    decoder.step(token, logits.data());
   }
   result.timings.decode_ms = elapsed_ms(start);
   if (on_text && emitted < text.size() && result.finish_reason != "cancelled") {

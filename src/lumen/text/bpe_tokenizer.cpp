@@ -14,7 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
-using bpe_detail::CharClass;
 
 // Ids above this are refused: real vocabularies stay far below (the largest are ~1M), and a
 // hostile file must not make id-indexed tables huge.
@@ -23,54 +22,6 @@ constexpr int64_t kMaxTokenId = (int64_t{1} << 22) - 1;
 constexpr size_t kMaxAddedTokenBytes = 1024;
 // encode() keeps positions in 32-bit integers.
 constexpr size_t kMaxEncodeBytes = size_t{1} << 30;
-
-// GPT-2's bytes_to_unicode(): printable bytes other than space stand for themselves; the other 68
-// bytes are given U+0100, U+0101, ... in byte order. Every token is thus a printable string, and
-// a space shows up as "Ġ" (U+0120).
-struct ByteLevelAlphabet {
-  std::array<std::string, 256> byte_to_utf8;
-  std::array<int16_t, 512> code_point_to_byte;  // -1: the code point stands for no byte
-
-  ByteLevelAlphabet() {
-    code_point_to_byte.fill(-1);
-    int next_shifted = 256;
-    for (int byte = 0; byte < 256; ++byte) {
-      const bool printable = (byte >= 0x21 && byte <= 0x7E) || (byte >= 0xA1 && byte <= 0xAC) || byte >= 0xAE;
-      const int code_point = printable ? byte : next_shifted++;
-      code_point_to_byte[code_point] = static_cast<int16_t>(byte);
-      std::string& utf8 = byte_to_utf8[byte];
-      if (code_point < 0x80) {
-        utf8 = std::string(1, static_cast<char>(code_point));
-      } else {  // all code points are below U+0800: two bytes
-        utf8 = {static_cast<char>(0xC0 | (code_point >> 6)), static_cast<char>(0x80 | (code_point & 0x3F))};
-      }
-    }
-  }
-};
-
-const ByteLevelAlphabet& byte_level() {
-  static const ByteLevelAlphabet alphabet;
-  return alphabet;
-}
-
-// Byte-level token text back to raw bytes. Like HF's ByteLevel decoder, a token that contains a
-// character outside the alphabet (or invalid UTF-8) is taken literally.
-std::string byte_level_decode(std::string_view token) {
-  const ByteLevelAlphabet& alphabet = byte_level();
-  std::string bytes;
-  bytes.reserve(token.size());
-  size_t pos = 0;
-  while (pos < token.size()) {
-    const bpe_detail::DecodedChar c = bpe_detail::decode_utf8_at(token, pos);
-    if (!c.valid || c.code_point >= alphabet.code_point_to_byte.size() ||
-        alphabet.code_point_to_byte[c.code_point] < 0) {
-      return std::string(token);
-    }
-    bytes.push_back(static_cast<char>(alphabet.code_point_to_byte[c.code_point]));
-    pos += c.length;
-  }
-  return bytes;
-}
 
 uint64_t pair_key(int32_t left, int32_t right) {
   return (uint64_t{static_cast<uint32_t>(left)} << 32) | static_cast<uint32_t>(right);
@@ -86,6 +37,12 @@ std::string quoted_token(std::string_view text) {
   return out;
 }
 
+// Without throwing std::filesystem_error: an unreadable path counts as absent.
+bool file_exists(const fs::path& path) {
+  std::error_code error;
+  return fs::exists(path, error);
+}
+
 Json parse_json_file(const fs::path& path) {
   const std::string text = read_text_file(path);
   try {
@@ -98,7 +55,11 @@ Json parse_json_file(const fs::path& path) {
 int32_t parse_token_id(const Json& value, const fs::path& file, std::string_view what) {
   int64_t id = -1;
   if (value.is_number_unsigned()) {
-    id = static_cast<int64_t>(std::min<uint64_t>(value.get<uint64_t>(), kMaxTokenId + 1));
+    const uint64_t u = value.get<uint64_t>();
+    if (u > static_cast<uint64_t>(kMaxTokenId)) {  // named as given, not as clamped
+      fail(file.string(), ": ", what, " has id ", u, ", outside 0..", kMaxTokenId);
+    }
+    id = static_cast<int64_t>(u);
   } else if (value.is_number_integer()) {
     id = value.get<int64_t>();
   } else {
@@ -123,20 +84,6 @@ std::optional<std::string> token_content(const Json& value) {
     if (it != value.end() && it->is_string()) return it->get<std::string>();
   }
   return std::nullopt;
-}
-
-// The whitespace character that ends right before text[end], if any (lstrip looks leftwards).
-size_t whitespace_length_before(std::string_view text, size_t end) {
-  for (size_t length = 1; length <= 4 && length <= end; ++length) {
-    const bpe_detail::DecodedChar c = bpe_detail::decode_utf8_at(text, end - length);
-    if (c.valid && c.length == length) return bpe_detail::classify(c.code_point) == CharClass::kSpace ? length : 0;
-  }
-  return 0;
-}
-
-size_t whitespace_length_at(std::string_view text, size_t pos) {
-  const bpe_detail::DecodedChar c = bpe_detail::decode_utf8_at(text, pos);
-  return c.valid && bpe_detail::classify(c.code_point) == CharClass::kSpace ? c.length : 0;
 }
 
 }  // namespace
@@ -180,7 +127,7 @@ class BpeTokenizer::Loader {
 
     std::vector<std::string> special_names;
     const fs::path config_file = dir / "tokenizer_config.json";
-    if (fs::exists(config_file)) {
+    if (file_exists(config_file)) {
       const Json config = parse_json_file(config_file);
       if (!config.is_object()) fail(config_file.string(), ": expected a JSON object");
       t_.add_prefix_space_ = bool_field(config, "add_prefix_space", false, config_file);
@@ -199,20 +146,22 @@ class BpeTokenizer::Loader {
       }
     }
     const fs::path special_map_file = dir / "special_tokens_map.json";
-    if (fs::exists(special_map_file)) {
+    if (file_exists(special_map_file)) {
       const Json special_map = parse_json_file(special_map_file);
       if (!special_map.is_object()) fail(special_map_file.string(), ": expected a JSON object");
       collect_special_names(special_map, &special_names);
     }
     const fs::path added_file = dir / "added_tokens.json";
-    if (fs::exists(added_file)) {
+    if (file_exists(added_file)) {
       const Json added = parse_json_file(added_file);
       if (!added.is_object()) fail(added_file.string(), ": expected a JSON object of token -> id");
       for (auto entry = added.begin(); entry != added.end(); ++entry) {
-        const bool special = std::find(special_names.begin(), special_names.end(), entry.key()) != special_names.end();
-        add_token(AddedToken{entry.key(), parse_token_id(entry.value(), added_file, "token " + quoted_token(entry.key())),
-                             special, /*normalized=*/!special, false, false},
-                  added_file);
+        AddedToken token;
+        token.content = entry.key();
+        token.id = parse_token_id(entry.value(), added_file, "token " + quoted_token(token.content));
+        token.special = std::find(special_names.begin(), special_names.end(), token.content) != special_names.end();
+        token.normalized = !token.special;
+        add_token(std::move(token), added_file);
       }
     }
     // bos/eos/unk/pad tokens that are plain vocab entries are still matched as special tokens,
@@ -222,7 +171,7 @@ class BpeTokenizer::Loader {
       const auto in_vocab = t_.vocab_.find(name);
       if (in_vocab != t_.vocab_.end() && !t_.added_id_by_content_.contains(name) &&
           !t_.added_index_by_id_.contains(in_vocab->second)) {
-        add_token(AddedToken{name, in_vocab->second, true, false, false, false}, vocab_file_);
+        add_token(AddedToken{.content = name, .id = in_vocab->second, .special = true}, vocab_file_);
       }
     }
   }
@@ -274,11 +223,11 @@ class BpeTokenizer::Loader {
 
   // Checks that every byte has a token and builds the lookup structures.
   void finish() {
-    const ByteLevelAlphabet& alphabet = byte_level();
     for (int byte = 0; byte < 256; ++byte) {
-      const auto it = t_.vocab_.find(alphabet.byte_to_utf8[byte]);
+      const std::string_view symbol = bpe_detail::byte_symbol(static_cast<uint8_t>(byte));
+      const auto it = t_.vocab_.find(symbol);
       if (it == t_.vocab_.end()) {
-        fail(vocab_file_.string(), ": vocab has no token for byte ", byte, " (", quoted_token(alphabet.byte_to_utf8[byte]),
+        fail(vocab_file_.string(), ": vocab has no token for byte ", byte, " (", quoted_token(symbol),
              "); only GPT-2 style byte-level BPE vocabularies are supported");
       }
       t_.byte_ids_[byte] = it->second;
@@ -303,7 +252,7 @@ class BpeTokenizer::Loader {
     for (auto entry = vocab.begin(); entry != vocab.end(); ++entry) {
       const int32_t id = parse_token_id(entry.value(), file, "token " + quoted_token(entry.key()));
       t_.vocab_.emplace(entry.key(), id);
-      bytes_by_id.emplace_back(id, byte_level_decode(entry.key()));
+      bytes_by_id.emplace_back(id, bpe_detail::byte_level_decode(entry.key()));
     }
     std::stable_sort(bytes_by_id.begin(), bytes_by_id.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -351,7 +300,9 @@ class BpeTokenizer::Loader {
   void add_merge(std::string_view left, std::string_view right, int32_t rank, const fs::path& file,
                  const std::string& where) {
     const auto left_it = t_.vocab_.find(left);
-    if (left_it == t_.vocab_.end()) fail(file.string(), ": ", where, ": merge token ", quoted_token(left), " is not in the vocab");
+    if (left_it == t_.vocab_.end()) {
+      fail(file.string(), ": ", where, ": merge token ", quoted_token(left), " is not in the vocab");
+    }
     const auto right_it = t_.vocab_.find(right);
     if (right_it == t_.vocab_.end()) {
       fail(file.string(), ": ", where, ": merge token ", quoted_token(right), " is not in the vocab");
@@ -384,15 +335,18 @@ class BpeTokenizer::Loader {
   void add_token(AddedToken token, const fs::path& file) {
     if (token.content.empty()) return;  // HF ignores empty added tokens; they would match everywhere
     if (token.content.size() > kMaxAddedTokenBytes) {
-      fail(file.string(), ": added token ", quoted_token(token.content), " is longer than ", kMaxAddedTokenBytes, " bytes");
+      fail(file.string(), ": added token ", quoted_token(token.content), " is longer than ", kMaxAddedTokenBytes,
+           " bytes");
     }
     if (const auto it = t_.added_index_by_id_.find(token.id); it != t_.added_index_by_id_.end()) {
       const std::string& existing = t_.added_tokens_[it->second].content;
       if (existing == token.content) return;  // listed in two files: the first listing wins
-      fail(file.string(), ": id ", token.id, " is given to both ", quoted_token(existing), " and ", quoted_token(token.content));
+      fail(file.string(), ": id ", token.id, " is given to both ", quoted_token(existing), " and ",
+           quoted_token(token.content));
     }
     if (const auto it = t_.added_id_by_content_.find(token.content); it != t_.added_id_by_content_.end()) {
-      fail(file.string(), ": added token ", quoted_token(token.content), " has two ids, ", it->second, " and ", token.id);
+      fail(file.string(), ": added token ", quoted_token(token.content), " has two ids, ", it->second, " and ",
+           token.id);
     }
     t_.added_index_by_id_.emplace(token.id, static_cast<int32_t>(t_.added_tokens_.size()));
     t_.added_id_by_content_.emplace(token.content, token.id);
@@ -412,10 +366,22 @@ class BpeTokenizer::Loader {
     }
   }
 
+  // A JSON value for an error message without dump(): dump() recurses once per nesting level, so a
+  // hostile file of 200000 nested arrays would overflow the stack. Strings are quoted, objects
+  // named by their "type" when it is a string, anything else by its JSON type.
+  static std::string describe(const Json& value) {
+    if (value.is_string()) return quoted_token(value.get_ref<const std::string&>());
+    if (value.is_object()) {
+      const auto type = value.find("type");
+      if (type != value.end() && type->is_string()) return quoted_token(type->get_ref<const std::string&>());
+    }
+    return std::string("(a JSON ") + value.type_name() + ")";
+  }
+
   // Refuses tokenizer.json features this class does not implement, rather than encoding wrongly.
   static void check_supported(const Json& root, const Json& model, const fs::path& file) {
     if (const auto type = model.find("type"); type != model.end() && *type != "BPE") {
-      fail(file.string(), ": model type ", type->dump(), " is not supported (only byte-level BPE)");
+      fail(file.string(), ": model type ", describe(*type), " is not supported (only byte-level BPE)");
     }
     if (bool_field(model, "byte_fallback", false, file)) {
       fail(file.string(), ": byte_fallback BPE (SentencePiece style) is not supported, only byte-level BPE");
@@ -429,7 +395,7 @@ class BpeTokenizer::Loader {
       fail(file.string(), ": BPE dropout is not supported");
     }
     if (const auto normalizer = root.find("normalizer"); normalizer != root.end() && !normalizer->is_null()) {
-      fail(file.string(), ": normalizer ", quoted_token(normalizer->dump()), " is not supported");
+      fail(file.string(), ": normalizer ", describe(*normalizer), " is not supported");
     }
     const auto pre_tokenizer = root.find("pre_tokenizer");
     if (pre_tokenizer == root.end() || !pre_tokenizer->is_object() || pre_tokenizer->value("type", "") != "ByteLevel") {
@@ -450,13 +416,19 @@ BpeTokenizer BpeTokenizer::load(const fs::path& model_dir) {
   Loader loader(tokenizer);
   const fs::path tokenizer_json = model_dir / "tokenizer.json";
   try {
-    if (fs::exists(model_dir / "vocab.json", error) && fs::exists(model_dir / "merges.txt", error)) {
+    if (file_exists(model_dir / "vocab.json") && file_exists(model_dir / "merges.txt")) {
       loader.load_vocab_and_merges(model_dir);
-    } else if (fs::exists(tokenizer_json, error)) {
+    } else if (file_exists(tokenizer_json)) {
       loader.load_tokenizer_json(tokenizer_json);
     } else {
-      fail_kind(ErrorKind::kNotFound, "no tokenizer in ", model_dir.string(),
-                ": expected vocab.json + merges.txt or tokenizer.json");
+      // Name the file that is missing when half of the vocab.json + merges.txt pair is there.
+      const bool has_vocab = file_exists(model_dir / "vocab.json");
+      const bool has_merges = file_exists(model_dir / "merges.txt");
+      const char* missing = has_vocab && !has_merges   ? "merges.txt is missing; "
+                            : has_merges && !has_vocab ? "vocab.json is missing; "
+                                                       : "";
+      fail_kind(ErrorKind::kNotFound, "no tokenizer in ", model_dir.string(), ": ", missing,
+                "expected vocab.json + merges.txt or tokenizer.json");
     }
   } catch (const Json::exception& e) {  // a type mismatch the checks above did not foresee
     fail("tokenizer in ", model_dir.string(), ": unexpected JSON content: ", e.what());
@@ -528,14 +500,14 @@ void BpeTokenizer::split_added(std::string_view text, const AddedTokenTrie& trie
     size_t match_end = best_end;
     if (token.lstrip) {  // never into an earlier match
       while (match_start > plain_start) {
-        const size_t length = whitespace_length_before(text, match_start);
+        const size_t length = bpe_detail::whitespace_length_before(text, match_start);
         if (length == 0 || match_start - length < plain_start) break;
         match_start -= length;
       }
     }
     if (token.rstrip) {
       while (match_end < text.size()) {
-        const size_t length = whitespace_length_at(text, match_end);
+        const size_t length = bpe_detail::whitespace_length_at(text, match_end);
         if (length == 0) break;
         match_end += length;
       }
@@ -569,7 +541,7 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>* ou
   if (piece.empty()) return;
   if (ignore_merges_) {
     std::string word;
-    for (char c : piece) word += byte_level().byte_to_utf8[static_cast<uint8_t>(c)];
+    for (char c : piece) word += bpe_detail::byte_symbol(static_cast<uint8_t>(c));
     if (const auto it = vocab_.find(word); it != vocab_.end()) {
       out->push_back(it->second);
       return;
@@ -594,9 +566,7 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>* ou
   struct Candidate {
     int32_t rank;
     int32_t left;  // index of the pair's left symbol
-    bool operator>(const Candidate& other) const {
-      return rank != other.rank ? rank > other.rank : left > other.left;
-    }
+    bool operator>(const Candidate& other) const { return rank != other.rank ? rank > other.rank : left > other.left; }
   };
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
   const auto find_merge = [&](int32_t left) -> const Merge* {

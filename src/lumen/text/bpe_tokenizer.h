@@ -115,7 +115,7 @@ class BpeTokenizer {
   size_t vocab_size_ = 0;
 };
 
-// Building blocks of the pre-tokenizer, exposed for tests.
+// Text-level building blocks (pretokenize.cpp), exposed for tests.
 namespace bpe_detail {
 
 enum class CharClass : uint8_t { kOther, kLetter, kNumber, kSpace };
@@ -140,6 +140,16 @@ std::vector<std::string_view> pretokenize(std::string_view text);
 // bytes as UTF-8, each maximal invalid subsequence replaced by U+FFFD (what Python's
 // bytes.decode(errors="replace") and Rust's String::from_utf8_lossy both do).
 std::string utf8_lossy(std::string_view bytes);
+
+// GPT-2's printable stand-in for a byte, as UTF-8 (byte ' ' -> "Ġ", byte 'a' -> "a").
+std::string_view byte_symbol(uint8_t byte);
+// Byte-level token text back to raw bytes ("Ġworld" -> " world"). Like HF's ByteLevel decoder,
+// a token with a character outside the alphabet is returned as it is.
+std::string byte_level_decode(std::string_view token);
+
+// Length of the whitespace character at text[pos] / ending right before text[end]; 0 if none.
+size_t whitespace_length_at(std::string_view text, size_t pos);
+size_t whitespace_length_before(std::string_view text, size_t end);
 
 }  // namespace bpe_detail
 }  // namespace lumen

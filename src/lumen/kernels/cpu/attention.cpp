@@ -5,7 +5,9 @@
 #include <limits>
 #include <vector>
 
+#include "lumen/core/cpu_features.h"
 #include "lumen/core/thread_pool.h"
+#include "lumen/kernels/cpu/attention_kernels.h"
 
 namespace lumen {
 
@@ -15,7 +17,8 @@ inline int64_t visible_keys(const AttentionShape& s, int64_t query) {
 }
 }  // namespace
 
-void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+// Portable path: one (query, head) per task, scalar loops.
+static void attention_generic(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
   const int64_t group = s.n_heads / s.n_kv_heads;
   const int64_t d = s.head_dim;
   constexpr int64_t kTile = 64;
@@ -58,6 +61,66 @@ void attention(const float* q, const float* k, const float* v, float* out, const
       float* oi = out + i * s.out_stride + h * d;
       const float inv = running_sum > 0.0f ? 1.0f / running_sum : 0.0f;
       for (int64_t c = 0; c < d; ++c) oi[c] = acc[c] * inv;
+    }
+  });
+}
+
+namespace {
+
+float* attention_scratch(int64_t head_dim) {
+  thread_local std::vector<float> scratch;
+  const size_t need = static_cast<size_t>(kernels::attention_scratch_floats(head_dim));
+  if (scratch.size() < need) scratch.resize(need);
+  return scratch.data();
+}
+
+// Few queries (decode): rows are cheap, so each task is one (query, head) pair.
+constexpr int64_t kDecodeMaxQueries = 4;
+// Prefill: tasks are (head, block of query rows).
+constexpr int64_t kQueryBlock = 32;
+
+}  // namespace
+
+void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+  if (s.n_queries <= 0 || s.n_heads <= 0) return;
+  if (cpu_level() != CpuLevel::kAvx512) {
+    attention_generic(q, k, v, out, s);
+    return;
+  }
+  ThreadPool& pool = ThreadPool::global();
+  if (s.n_queries <= kDecodeMaxQueries) {
+    const size_t tasks = static_cast<size_t>(s.n_queries * s.n_heads);
+    pool.parallel_for(tasks, 1, [&](size_t begin, size_t end) {
+      float* scratch = attention_scratch(s.head_dim);
+      for (size_t t = begin; t < end; ++t) {
+        kernels::attention_decode_avx512(q, k, v, out, s, static_cast<int64_t>(t) % s.n_heads,
+                                         static_cast<int64_t>(t) / s.n_heads, scratch);
+      }
+    });
+    return;
+  }
+  // Keys of every KV head transposed once: kt [n_kv_heads][head_dim][ld].
+  const int64_t ld = (s.n_keys + 63) / 64 * 64;
+  thread_local std::vector<float> kt;
+  const size_t kt_size = static_cast<size_t>(s.n_kv_heads * s.head_dim * ld);
+  if (kt.size() < kt_size) kt.resize(kt_size);
+  float* kt_data = kt.data();
+  pool.parallel_for(static_cast<size_t>(s.n_kv_heads), 1, [&](size_t begin, size_t end) {
+    for (size_t h = begin; h < end; ++h) {
+      kernels::transpose_keys_avx512(k, s, static_cast<int64_t>(h), kt_data + h * s.head_dim * ld, ld);
+    }
+  });
+  const int64_t blocks = (s.n_queries + kQueryBlock - 1) / kQueryBlock;
+  const int64_t group = s.n_heads / s.n_kv_heads;
+  pool.parallel_for(static_cast<size_t>(s.n_heads * blocks), 1, [&](size_t begin, size_t end) {
+    float* scratch = attention_scratch(s.head_dim);
+    for (size_t t = begin; t < end; ++t) {
+      const int64_t head = static_cast<int64_t>(t) / blocks;
+      const int64_t block = static_cast<int64_t>(t) % blocks;
+      const int64_t i0 = block * kQueryBlock;
+      const int64_t i1 = std::min(s.n_queries, i0 + kQueryBlock);
+      kernels::attention_rows_avx512(q, kt_data + (head / group) * s.head_dim * ld, ld, v, out, s, head, i0, i1,
+                                     scratch);
     }
   });
 }

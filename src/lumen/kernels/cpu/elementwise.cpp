@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lumen/core/cpu_features.h"
 #include "lumen/core/thread_pool.h"
+#include "lumen/kernels/cpu/elementwise_kernels.h"
 
 namespace lumen {
 
@@ -42,7 +44,16 @@ float gelu_tanh(float x) {
 }
 
 void activation_inplace(Activation act, float* x, int64_t n) {
+  const bool avx512 = cpu_level() == CpuLevel::kAvx512;
   auto body = [&](size_t begin, size_t end) {
+    if (avx512 && act == Activation::kGeluTanh) {
+      kernels::gelu_tanh_avx512(x + begin, static_cast<int64_t>(end - begin));
+      return;
+    }
+    if (avx512 && act == Activation::kQuickGelu) {
+      kernels::quick_gelu_avx512(x + begin, static_cast<int64_t>(end - begin));
+      return;
+    }
     switch (act) {
       case Activation::kGeluErf:
         for (size_t i = begin; i < end; ++i) x[i] = gelu_erf(x[i]);

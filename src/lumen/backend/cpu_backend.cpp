@@ -1,0 +1,215 @@
+// The CPU backend: host memory, fp32 activations, every op forwarding to kernels/cpu. It is the
+// reference the CUDA backend is tested against, op by op (tests/kernels/cuda/backend_ops_test).
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "lumen/backend/backend.h"
+#include "lumen/core/error.h"
+#include "lumen/kernels/cpu/attention.h"
+#include "lumen/kernels/cpu/elementwise.h"
+#include "lumen/kernels/cpu/linear.h"
+#include "lumen/kernels/cpu/rope.h"
+
+namespace lumen {
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+  if (this != &other) {
+    reset();
+    backend_ = other.backend_;
+    data_ = other.data_;
+    bytes_ = other.bytes_;
+    other.backend_ = nullptr;
+    other.data_ = nullptr;
+    other.bytes_ = 0;
+  }
+  return *this;
+}
+
+void DeviceBuffer::reset() {
+  if (backend_ != nullptr && data_ != nullptr) backend_->release(data_);
+  backend_ = nullptr;
+  data_ = nullptr;
+  bytes_ = 0;
+}
+
+void Backend::begin_capture() { fail("[graph] backend ", name(), " cannot record graphs"); }
+std::unique_ptr<BackendGraph> Backend::end_capture() { fail("[graph] backend ", name(), " cannot record graphs"); }
+
+namespace {
+
+void require_f32(DType dtype, const char* op) {
+  if (dtype != DType::kF32) fail("[", op, "] the CPU backend keeps activations in F32, not ", dtype_name(dtype));
+}
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  DType activation_dtype(DType, DType) const override { return DType::kF32; }
+
+  DeviceBuffer allocate(size_t bytes) override {
+    void* p = std::malloc(bytes == 0 ? 1 : bytes);
+    if (p == nullptr) fail_kind(ErrorKind::kLimitExceeded, "[allocate] out of host memory (", bytes, " bytes)");
+    return DeviceBuffer(this, p, bytes);
+  }
+  void release(void* data) noexcept override { std::free(data); }
+  void copy_to_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_device(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
+  void synchronize() override {}
+
+  // Keeps the stored dtype (kernels/cpu/linear reads F32/F16/BF16/Q8_0/Q4_0 directly).
+  DeviceWeight upload_weight(std::span<const WeightMatrix> parts, DType) override {
+    if (parts.empty()) fail("[upload_weight] no parts");
+    DeviceWeight w;
+    w.dtype = parts[0].dtype;
+    w.cols = parts[0].cols;
+    size_t bytes = 0;
+    for (const WeightMatrix& p : parts) {
+      if (p.dtype != w.dtype || p.cols != w.cols) fail("[upload_weight] stacked parts differ in dtype or width");
+      w.rows += p.rows;
+      bytes += p.row_bytes() * static_cast<size_t>(p.rows);
+    }
+    w.storage = allocate(bytes);
+    size_t offset = 0;
+    for (const WeightMatrix& p : parts) {
+      const size_t n = p.row_bytes() * static_cast<size_t>(p.rows);
+      std::memcpy(w.storage.as<uint8_t>() + offset, p.data, n);
+      offset += n;
+    }
+    return w;
+  }
+
+  DeviceWeight random_weight(int64_t rows, int64_t cols, DType, float scale, uint64_t seed) override {
+    DeviceWeight w;
+    w.dtype = DType::kF32;
+    w.rows = rows;
+    w.cols = cols;
+    w.storage = allocate(static_cast<size_t>(rows * cols) * sizeof(float));
+    fill_random(w.storage.as<float>(), rows * cols, scale, 0.0f, seed);
+    return w;
+  }
+
+  void fill_random(float* x, int64_t n, float scale, float offset, uint64_t seed) override {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    for (int64_t i = 0; i < n; ++i) x[i] = dist(rng) + offset;
+  }
+
+  void linear(const void* x, DType x_dtype, int64_t m, const DeviceWeight& w, const float* bias, void* y,
+              DType y_dtype, bool accumulate) override {
+    require_f32(x_dtype, "linear");
+    require_f32(y_dtype, "linear");
+    WeightMatrix view{w.dtype, static_cast<const uint8_t*>(w.data()), w.rows, w.cols};
+    auto* out = static_cast<float*>(y);
+    if (!accumulate) {
+      ::lumen::linear(static_cast<const float*>(x), m, view, bias, out);
+      return;
+    }
+    std::vector<float> tmp(static_cast<size_t>(m * w.rows));
+    ::lumen::linear(static_cast<const float*>(x), m, view, bias, tmp.data());
+    add_inplace(out, tmp.data(), m * w.rows);
+  }
+
+  void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, void* y,
+                  DType y_dtype) override {
+    require_f32(y_dtype, "layer_norm");
+    ::lumen::layer_norm(x, rows, n, gamma, beta, eps, static_cast<float*>(y));
+  }
+
+  void activation(Activation act, void* x, DType dtype, int64_t n) override {
+    require_f32(dtype, "activation");
+    activation_inplace(act, static_cast<float*>(x), n);
+  }
+
+  void add_rows(float* y, const float* table, int64_t rows, int64_t table_rows, int64_t n) override {
+    for (int64_t r = 0; r < rows; ++r) add_inplace(y + r * n, table + (r % table_rows) * n, n);
+  }
+
+  void convert(const void* x, DType from, void* y, DType to, int64_t n) override {
+    require_f32(from, "convert");
+    require_f32(to, "convert");
+    std::memmove(y, x, static_cast<size_t>(n) * sizeof(float));
+  }
+
+  void rope_neox(void* x, DType dtype, int64_t n_tokens, int64_t token_stride, int64_t n_heads, int64_t head_dim,
+                 int64_t rotary_dim, const int32_t* positions, double theta) override {
+    require_f32(dtype, "rope_neox");
+    auto* f = static_cast<float*>(x);
+    // Runs of consecutive positions go through in one call, as the CPU decoder does.
+    int64_t t = 0;
+    while (t < n_tokens) {
+      int64_t run = 1;
+      while (t + run < n_tokens && positions[t + run] == positions[t] + run) ++run;
+      rope_neox_inplace(f + t * token_stride, run, token_stride, n_heads, head_dim, rotary_dim, positions[t], theta);
+      t += run;
+    }
+  }
+
+  void store_kv(const void* k, const void* v, DType dtype, int64_t n_tokens, int64_t src_stride, void* k_cache,
+                void* v_cache, int64_t kv_width, int64_t slot_stride, const int32_t* slots,
+                const int32_t* positions) override {
+    require_f32(dtype, "store_kv");
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const int64_t at = slots[t] * slot_stride + static_cast<int64_t>(positions[t]) * kv_width;
+      std::memcpy(static_cast<float*>(k_cache) + at, static_cast<const float*>(k) + t * src_stride,
+                  static_cast<size_t>(kv_width) * sizeof(float));
+      std::memcpy(static_cast<float*>(v_cache) + at, static_cast<const float*>(v) + t * src_stride,
+                  static_cast<size_t>(kv_width) * sizeof(float));
+    }
+  }
+
+  void attention(const void* q, const void* k, const void* v, void* out, DType dtype, const AttentionShape& shape,
+                 int64_t batch, int64_t q_batch_stride, int64_t kv_batch_stride, int64_t out_batch_stride) override {
+    require_f32(dtype, "attention");
+    for (int64_t b = 0; b < batch; ++b) {
+      ::lumen::attention(static_cast<const float*>(q) + b * q_batch_stride,
+                         static_cast<const float*>(k) + b * kv_batch_stride,
+                         static_cast<const float*>(v) + b * kv_batch_stride,
+                         static_cast<float*>(out) + b * out_batch_stride, shape);
+    }
+  }
+
+  void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out, DType dtype,
+                        const AttentionShape& shape, int64_t batch, int64_t slot_stride,
+                        const int32_t* positions) override {
+    require_f32(dtype, "attention_decode");
+    for (int64_t b = 0; b < batch; ++b) {
+      AttentionShape s = shape;
+      s.n_queries = 1;
+      s.n_keys = positions[b] + 1;
+      s.causal = false;
+      ::lumen::attention(static_cast<const float*>(q) + b * shape.q_stride,
+                         static_cast<const float*>(k_cache) + b * slot_stride,
+                         static_cast<const float*>(v_cache) + b * slot_stride,
+                         static_cast<float*>(out) + b * shape.out_stride, s);
+    }
+  }
+
+  void embed(const int32_t* ids, int64_t n, const DeviceWeight& table, float* out) override {
+    WeightMatrix view{table.dtype, static_cast<const uint8_t*>(table.data()), table.rows, table.cols};
+    for (int64_t i = 0; i < n; ++i) {
+      if (ids[i] < 0 || ids[i] >= table.rows) fail("[embed] token id ", ids[i], " outside [0, ", table.rows, ")");
+      convert_row_to_f32(view.dtype, view.row(ids[i]), view.cols, out + i * view.cols);
+    }
+  }
+
+  void argmax_rows(const float* x, int64_t rows, int64_t n, int32_t* out) override {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * n;
+      int64_t best = 0;
+      for (int64_t i = 1; i < n; ++i) {
+        if (row[i] > row[best]) best = i;
+      }
+      out[r] = static_cast<int32_t>(best);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace lumen

@@ -1,0 +1,560 @@
+// AVX-512 matmul kernels (F, BW, VL, DQ, VNNI, BF16): y = x W^T + b for every stored weight type.
+//
+// GEMV (m <= 4, decode): streams each weight row once, straight from its stored layout, and
+// applies it to every row of x. Bandwidth bound, so the work per byte is kept small.
+// GEMM (prefill, vision): GotoBLAS-style. A panel of 32 output features is packed for a
+// block of k into a layout where one 64-byte load gives the next k step of 16 features, then
+// a register-blocked micro-kernel runs over rows of x, broadcasting x and accumulating a
+// [rows x 32] tile of y in registers.
+//   exact fp32: panel[k][32] fp32,               12 x 32 tile, vfmadd231ps
+//   bf16:       panel[k/2][32][2] bf16 pairs,     12 x 32 tile, vdpbf16ps (x rounded to bf16)
+//   int8:       panel[block][k/4][32][4] uint8,   rows x 32,    vpdpbusd  (x quantized per block)
+// See linear_kernels.h for the activation layouts.
+#include <immintrin.h>
+
+// GCC 12 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_* helpers.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include <cstring>
+
+#include "lumen/kernels/cpu/linear_kernels.h"
+
+namespace lumen::kernels {
+
+namespace {
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+// Lanes [0, n) of 16; n may be <= 0 (no lanes) or >= 16 (all).
+inline __mmask16 tail_mask(int64_t n) {
+  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+inline float f16_scalar(const uint8_t* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, 2);
+  return _cvtsh_ss(bits);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row conversion to fp32 (exact for every type), used for packing and exact GEMV.
+
+// out[0, k1 - k0) = row[k0, k1) as fp32; for block types k0 is a multiple of 32 and so is k1
+// unless it is the row's end (also a multiple of 32).
+void row_to_f32(DType dtype, const uint8_t* row, int64_t k0, int64_t k1, float* out) {
+  const int64_t n = k1 - k0;
+  switch (dtype) {
+    case DType::kF32: {
+      const float* src = reinterpret_cast<const float*>(row) + k0;
+      for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        _mm512_mask_storeu_ps(out + i, mask, _mm512_maskz_loadu_ps(mask, src + i));
+      }
+      return;
+    }
+    case DType::kF16: {
+      const uint16_t* src = reinterpret_cast<const uint16_t*>(row) + k0;
+      for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        _mm512_mask_storeu_ps(out + i, mask, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, src + i)));
+      }
+      return;
+    }
+    case DType::kBF16: {
+      const uint16_t* src = reinterpret_cast<const uint16_t*>(row) + k0;
+      for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, src + i));
+        _mm512_mask_storeu_ps(out + i, mask, _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)));
+      }
+      return;
+    }
+    case DType::kQ8_0: {
+      for (int64_t b = k0 / 32; b < k1 / 32; ++b) {
+        const uint8_t* block = row + b * 34;
+        const __m512 d = _mm512_set1_ps(f16_scalar(block));
+        const __m128i* q = reinterpret_cast<const __m128i*>(block + 2);
+        float* dst = out + (b * 32 - k0);
+        _mm512_storeu_ps(dst, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q)))));
+        _mm512_storeu_ps(dst + 16,
+                         _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1)))));
+      }
+      return;
+    }
+    case DType::kQ4_0: {
+      const __m128i low = _mm_set1_epi8(0x0f);
+      const __m512i eight = _mm512_set1_epi32(8);
+      for (int64_t b = k0 / 32; b < k1 / 32; ++b) {
+        const uint8_t* block = row + b * 18;
+        const __m512 d = _mm512_set1_ps(f16_scalar(block));
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+        const __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(q, low)), eight);
+        const __m512i hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), low)), eight);
+        float* dst = out + (b * 32 - k0);
+        _mm512_storeu_ps(dst, _mm512_mul_ps(d, _mm512_cvtepi32_ps(lo)));
+        _mm512_storeu_ps(dst + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(hi)));
+      }
+      return;
+    }
+    default:
+      for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMV, exact: fp32 weights (converted on the fly, exactly) times fp32 x.
+
+// Dot products of one stored row with up to 4 rows of x; sums[r] receives row r's result.
+template <int M>
+void dot_row_exact(DType dtype, const uint8_t* row, const float* x, int64_t k, float* sums) {
+  __m512 acc[M][2];
+  for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  switch (dtype) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16: {
+      const float* wf = reinterpret_cast<const float*>(row);
+      const uint16_t* wh = reinterpret_cast<const uint16_t*>(row);
+      int64_t i = 0;
+      auto load = [&](int64_t at, __mmask16 mask) {
+        if (dtype == DType::kF32) return _mm512_maskz_loadu_ps(mask, wf + at);
+        __m256i h = _mm256_maskz_loadu_epi16(mask, wh + at);
+        if (dtype == DType::kF16) return _mm512_cvtph_ps(h);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+      };
+      for (; i + 32 <= k; i += 32) {
+        const __m512 w0 = load(i, 0xffff), w1 = load(i + 16, 0xffff);
+        for (int r = 0; r < M; ++r) {
+          acc[r][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + r * k + i), acc[r][0]);
+          acc[r][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + r * k + i + 16), acc[r][1]);
+        }
+      }
+      for (; i < k; i += 16) {
+        const __mmask16 mask = tail_mask(k - i);
+        const __m512 w0 = load(i, mask);
+        for (int r = 0; r < M; ++r) acc[r][0] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(mask, x + r * k + i), acc[r][0]);
+      }
+      break;
+    }
+    default: {  // block types: dequantize one block at a time (exact in fp32)
+      alignas(64) float w[32];
+      for (int64_t b = 0; b < k / 32; ++b) {
+        row_to_f32(dtype, row, b * 32, b * 32 + 32, w);
+        const __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16);
+        for (int r = 0; r < M; ++r) {
+          acc[r][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + r * k + b * 32), acc[r][0]);
+          acc[r][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + r * k + b * 32 + 16), acc[r][1]);
+        }
+      }
+      break;
+    }
+  }
+  for (int r = 0; r < M; ++r) sums[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMV, int8: Q8_0 / Q4_0 weights times x quantized per block, with vpdpbusd.
+
+// The f16 scales of 4 consecutive blocks as fp32 lanes 0-3. The 4 scales sit at byte offsets
+// 0, 18, 36, 54 (Q4_0) or 0, 34, 68, 102 (Q8_0) of the group, so one or two 64-byte loads and a
+// word permute gather them (the group is 72 or 136 bytes long, so the loads stay inside it).
+inline __m128 q4_group_scales(const uint8_t* group) {
+  const __m512i words = _mm512_loadu_si512(group);
+  const __m512i pick = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0, 0, 0, 27, 18, 9, 0);
+  return _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(pick, words)));
+}
+inline __m128 q8_group_scales(const uint8_t* group) {
+  const __m512i first = _mm512_loadu_si512(group);
+  const __m512i second = _mm512_loadu_si512(group + 64);
+  const __m512i pick = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0, 0, 0, 51, 34, 17, 0);
+  return _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(first, pick, second)));
+}
+
+// Scalar dot of one block (tails): sum(w * q) with the same integer arithmetic as the vectors.
+inline int32_t block_dot_scalar(DType dtype, const uint8_t* block, const int8_t* q) {
+  int32_t sum = 0;
+  if (dtype == DType::kQ8_0) {
+    const auto* w = reinterpret_cast<const int8_t*>(block + 2);
+    for (int i = 0; i < 32; ++i) sum += static_cast<int32_t>(w[i]) * q[i];
+  } else {
+    for (int j = 0; j < 16; ++j) {
+      sum += ((block[2 + j] & 0x0f) - 8) * q[j];
+      sum += ((block[2 + j] >> 4) - 8) * q[j + 16];
+    }
+  }
+  return sum;
+}
+
+template <int M>
+void dot_row_q8(DType dtype, const uint8_t* row, const PreparedActivations& a, float* sums) {
+  const int64_t k = a.k;
+  const int64_t nb = k / 32;
+  const int64_t groups = nb / 4;
+  __m512 acc[M];
+  for (int r = 0; r < M; ++r) acc[r] = _mm512_setzero_ps();
+  if (dtype == DType::kQ8_0) {
+    // zmm lo = blocks 4g, 4g+1 (lanes 0-7, 8-15); hi = blocks 4g+2, 4g+3. Weights + 128 as uint8.
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i spread_lo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i spread_hi = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+    for (int64_t g = 0; g < groups; ++g) {
+      const uint8_t* group = row + g * 4 * 34;
+      const __m512i w01 = _mm512_xor_si512(
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 2))),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 36)), 1),
+          flip);
+      const __m512i w23 = _mm512_xor_si512(
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 70))),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 104)), 1),
+          flip);
+      const __m128 dw = q8_group_scales(group);
+      for (int r = 0; r < M; ++r) {
+        const int8_t* q = a.q8_rows + r * k + g * 128;
+        const int32_t* corr = a.corr + r * nb + g * 4;
+        __m512i i01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w01, _mm512_loadu_si512(q));
+        __m512i i23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w23, _mm512_loadu_si512(q + 64));
+        // Fold the offset correction into lane 0 of each block's 8 lanes.
+        i01 = _mm512_add_epi32(i01, _mm512_maskz_permutexvar_epi32(0x0101, spread_lo,
+                                                                    _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(corr)))));
+        i23 = _mm512_add_epi32(i23, _mm512_maskz_permutexvar_epi32(0x0101, spread_hi,
+                                                                    _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(corr)))));
+        const __m512 s = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(a.scale + r * nb + g * 4)));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(spread_lo, s), acc[r]);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(spread_hi, s), acc[r]);
+      }
+    }
+  } else {
+    // One zmm holds the 16 nibble bytes of 4 blocks (one per 128-bit lane); low nibbles meet
+    // the "split" x order's first halves, high nibbles the second halves.
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    for (int64_t g = 0; g < groups; ++g) {
+      const uint8_t* group = row + g * 4 * 18;
+      __m512i packed = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 2)));
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 20)), 1);
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 38)), 2);
+      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 56)), 3);
+      const __m512i lo = _mm512_and_si512(packed, low);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+      const __m128 dw = q4_group_scales(group);
+      for (int r = 0; r < M; ++r) {
+        const int8_t* q = a.q8_rows + r * k + g * 128;
+        const int32_t* corr = a.corr + r * nb + g * 4;
+        __m512i init = _mm512_maskz_permutexvar_epi32(
+            0x1111, spread, _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(corr))));
+        __m512i isum = _mm512_dpbusd_epi32(init, lo, _mm512_loadu_si512(q));
+        isum = _mm512_dpbusd_epi32(isum, hi, _mm512_loadu_si512(q + 64));
+        const __m512 s = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(a.scale + r * nb + g * 4)));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(spread, s), acc[r]);
+      }
+    }
+  }
+  const int64_t block_bytes = dtype == DType::kQ8_0 ? 34 : 18;
+  for (int r = 0; r < M; ++r) {
+    float sum = _mm512_reduce_add_ps(acc[r]);
+    for (int64_t b = groups * 4; b < nb; ++b) {  // tail blocks, natural x order
+      const uint8_t* block = row + b * block_bytes;
+      sum += f16_scalar(block) * a.scale[r * nb + b] *
+             static_cast<float>(block_dot_scalar(dtype, block, a.q8_rows + r * k + b * 32));
+    }
+    sums[r] = sum;
+  }
+}
+
+template <int M>
+void gemv_rows(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+               int64_t n1) {
+  const bool int8 = a.q8_rows != nullptr;
+  float sums[M];
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w.row(n);
+    if (n + 2 < n1) _mm_prefetch(reinterpret_cast<const char*>(w.row(n + 2)), _MM_HINT_T0);
+    if (int8) {
+      dot_row_q8<M>(w.dtype, row, a, sums);
+    } else {
+      dot_row_exact<M>(w.dtype, row, a.x, a.k, sums);
+    }
+    const float b = bias ? bias[n] : 0.0f;
+    for (int r = 0; r < M; ++r) y[r * w.rows + n] = sums[r] + b;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM packing.
+
+constexpr int64_t kMr = 12;           // rows of x per micro-kernel tile (fp32, bf16)
+constexpr int64_t kKcF32 = 256;       // k per packed fp32 panel: 32 x 256 x 4 B = 32 KB (L1)
+constexpr int64_t kKcPairs = 256;     // k pairs per bf16 panel: 32 KB
+
+// panel[kk][j] = W[n0 + j][k0 + kk] as fp32, zero for j >= nn.
+void pack_f32(const WeightMatrix& w, int64_t n0, int64_t nn, int64_t k0, int64_t kc, float* panel, float* tmp) {
+  for (int64_t j = 0; j < kPanelWidth; ++j) {
+    if (j >= nn) {
+      for (int64_t kk = 0; kk < kc; ++kk) panel[kk * kPanelWidth + j] = 0.0f;
+      continue;
+    }
+    row_to_f32(w.dtype, w.row(n0 + j), k0, k0 + kc, tmp);
+    for (int64_t kk = 0; kk < kc; ++kk) panel[kk * kPanelWidth + j] = tmp[kk];
+  }
+}
+
+// panel[p][j] = bf16 pair (W[n0+j][k0+2p], W[n0+j][k0+2p+1]) as one 32-bit word.
+void pack_bf16(const WeightMatrix& w, int64_t n0, int64_t nn, int64_t k0, int64_t kc, uint32_t* panel, float* tmp,
+               uint32_t* words) {
+  const int64_t pairs = (kc + 1) / 2;
+  for (int64_t j = 0; j < kPanelWidth; ++j) {
+    if (j >= nn) {
+      for (int64_t p = 0; p < pairs; ++p) panel[p * kPanelWidth + j] = 0;
+      continue;
+    }
+    row_to_f32(w.dtype, w.row(n0 + j), k0, k0 + kc, tmp);
+    tmp[kc] = 0.0f;  // odd k: the pair's second weight is zero
+    for (int64_t i = 0; i < 2 * pairs; i += 32) {
+      const __mmask16 m0 = tail_mask(2 * pairs - i), m1 = tail_mask(2 * pairs - i - 16);
+      const __m512 lo = _mm512_maskz_loadu_ps(m0, tmp + i);
+      const __m512 hi = _mm512_maskz_loadu_ps(m1, tmp + i + 16);
+      _mm512_storeu_si512(words + i / 2, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+    for (int64_t p = 0; p < pairs; ++p) panel[p * kPanelWidth + j] = words[p];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM micro-kernels: a [MR x 32] tile of y over kc steps of k.
+
+template <int MR>
+void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, float* c, int64_t ldc, __mmask16 m0,
+               __mmask16 m1, const float* init) {
+  __m512 acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    const __m512 w0 = _mm512_load_ps(panel + kk * 32);
+    const __m512 w1 = _mm512_load_ps(panel + kk * 32 + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      const __m512 xb = _mm512_set1_ps(x[r * ldx + kk]);
+      acc[r][0] = _mm512_fmadd_ps(xb, w0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(xb, w1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    float* cr = c + r * ldc;
+    // init: the bias (first k block) or null (later blocks accumulate into y).
+    const __m512 b0 = init ? _mm512_maskz_loadu_ps(m0, init) : _mm512_maskz_loadu_ps(m0, cr);
+    const __m512 b1 = init ? _mm512_maskz_loadu_ps(m1, init + 16) : _mm512_maskz_loadu_ps(m1, cr + 16);
+    _mm512_mask_storeu_ps(cr, m0, _mm512_add_ps(acc[r][0], b0));
+    _mm512_mask_storeu_ps(cr + 16, m1, _mm512_add_ps(acc[r][1], b1));
+  }
+}
+
+template <int MR>
+void micro_bf16(const uint16_t* x, int64_t ldx, const uint32_t* panel, int64_t pairs, float* c, int64_t ldc,
+                __mmask16 m0, __mmask16 m1, const float* init) {
+  __m512 acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512bh w0 = (__m512bh)_mm512_load_si512(panel + p * 32);
+    const __m512bh w1 = (__m512bh)_mm512_load_si512(panel + p * 32 + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      uint32_t pair;
+      std::memcpy(&pair, x + r * ldx + 2 * p, 4);
+      const __m512bh xb = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], w0, xb);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], w1, xb);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    float* cr = c + r * ldc;
+    const __m512 b0 = init ? _mm512_maskz_loadu_ps(m0, init) : _mm512_maskz_loadu_ps(m0, cr);
+    const __m512 b1 = init ? _mm512_maskz_loadu_ps(m1, init + 16) : _mm512_maskz_loadu_ps(m1, cr + 16);
+    _mm512_mask_storeu_ps(cr, m0, _mm512_add_ps(acc[r][0], b0));
+    _mm512_mask_storeu_ps(cr + 16, m1, _mm512_add_ps(acc[r][1], b1));
+  }
+}
+
+#define LUMEN_MICRO_SWITCH(KERNEL, MR_VALUE, ...) \
+  switch (MR_VALUE) {                             \
+    case 1: KERNEL<1>(__VA_ARGS__); break;        \
+    case 2: KERNEL<2>(__VA_ARGS__); break;        \
+    case 3: KERNEL<3>(__VA_ARGS__); break;        \
+    case 4: KERNEL<4>(__VA_ARGS__); break;        \
+    case 5: KERNEL<5>(__VA_ARGS__); break;        \
+    case 6: KERNEL<6>(__VA_ARGS__); break;        \
+    case 7: KERNEL<7>(__VA_ARGS__); break;        \
+    case 8: KERNEL<8>(__VA_ARGS__); break;        \
+    case 9: KERNEL<9>(__VA_ARGS__); break;        \
+    case 10: KERNEL<10>(__VA_ARGS__); break;      \
+    case 11: KERNEL<11>(__VA_ARGS__); break;      \
+    default: KERNEL<12>(__VA_ARGS__); break;      \
+  }
+
+// Bias (or zeros) for panel columns [n0, n0 + 32), padded.
+void panel_bias(const float* bias, int64_t n0, int64_t nn, float* out) {
+  for (int64_t j = 0; j < kPanelWidth; ++j) out[j] = (bias && j < nn) ? bias[n0 + j] : 0.0f;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+void gemv_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                 int64_t n1) {
+  switch (a.m) {
+    case 1: gemv_rows<1>(a, w, bias, y, n0, n1); break;
+    case 2: gemv_rows<2>(a, w, bias, y, n0, n1); break;
+    case 3: gemv_rows<3>(a, w, bias, y, n0, n1); break;
+    default: gemv_rows<4>(a, w, bias, y, n0, n1); break;
+  }
+}
+
+void gemm_f32_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                     int64_t n1, void* scratch) {
+  auto* base = static_cast<float*>(scratch);
+  float* panel = base;                              // 32 x kKcF32
+  float* tmp = panel + kPanelWidth * kKcF32;        // kKcF32 + 16
+  float* init = tmp + kKcF32 + 16;                  // 32
+  const int64_t k = a.k, ldc = w.rows;
+  for (int64_t p0 = n0; p0 < n1; p0 += kPanelWidth) {
+    const int64_t nn = min64(kPanelWidth, w.rows - p0);
+    const __mmask16 m0 = tail_mask(nn), m1 = tail_mask(nn - 16);
+    panel_bias(bias, p0, nn, init);
+    for (int64_t k0 = 0; k0 < k; k0 += kKcF32) {
+      const int64_t kc = min64(kKcF32, k - k0);
+      pack_f32(w, p0, nn, k0, kc, panel, tmp);
+      for (int64_t i0 = 0; i0 < a.m; i0 += kMr) {
+        const int64_t mr = min64(kMr, a.m - i0);
+        LUMEN_MICRO_SWITCH(micro_f32, mr, a.x + i0 * k + k0, k, panel, kc, y + i0 * ldc + p0, ldc, m0, m1,
+                           k0 == 0 ? init : nullptr)
+      }
+    }
+  }
+}
+
+void gemm_bf16_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                      int64_t n1, void* scratch) {
+  auto* panel = static_cast<uint32_t*>(scratch);                      // 32 x kKcPairs words
+  float* tmp = reinterpret_cast<float*>(panel + kPanelWidth * kKcPairs);  // 2 * kKcPairs + 32
+  uint32_t* words = reinterpret_cast<uint32_t*>(tmp + 2 * kKcPairs + 32);  // kKcPairs + 16
+  float* init = reinterpret_cast<float*>(words + kKcPairs + 16);
+  const int64_t k = a.k, ldc = w.rows, ldx = 2 * a.k_pairs;
+  for (int64_t p0 = n0; p0 < n1; p0 += kPanelWidth) {
+    const int64_t nn = min64(kPanelWidth, w.rows - p0);
+    const __mmask16 m0 = tail_mask(nn), m1 = tail_mask(nn - 16);
+    panel_bias(bias, p0, nn, init);
+    for (int64_t k0 = 0; k0 < k; k0 += 2 * kKcPairs) {
+      const int64_t kc = min64(2 * kKcPairs, k - k0);
+      const int64_t pairs = (kc + 1) / 2;
+      pack_bf16(w, p0, nn, k0, kc, panel, tmp, words);
+      for (int64_t i0 = 0; i0 < a.m; i0 += kMr) {
+        const int64_t mr = min64(kMr, a.m - i0);
+        LUMEN_MICRO_SWITCH(micro_bf16, mr, a.bf16 + i0 * ldx + k0, ldx, panel, pairs, y + i0 * ldc + p0, ldc, m0,
+                           m1, k0 == 0 ? init : nullptr)
+      }
+    }
+  }
+}
+
+// int8 GEMM. For one panel of 32 features the whole k is packed (block b: 8 steps of 4 k, each
+// 32 features x 4 uint8 = two zmm; then 32 fp32 weight scales), then rows of x are processed in
+// tiles of kRowTile whose [rows x 32] fp32 outputs stay in L1 while the blocks stream from L2.
+void gemm_q8_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                    int64_t n1, void* scratch) {
+  constexpr int64_t kBlockPanelBytes = 8 * 2 * 64 + 32 * 4;  // 1152
+  constexpr int64_t kRowTile = 48;
+  const int64_t nb = a.k / 32;
+  const int64_t block_bytes = w.dtype == DType::kQ8_0 ? 34 : 18;
+  auto* panel = static_cast<uint8_t*>(scratch);  // nb * 1152 bytes (k <= 28k fits in 1 MB)
+  const int64_t ldc = w.rows;
+  alignas(64) float tile[kRowTile * 32];
+  for (int64_t p0 = n0; p0 < n1; p0 += kPanelWidth) {
+    const int64_t nn = min64(kPanelWidth, w.rows - p0);
+    // Pack: bytes[b][g][j][t] = weight (4g + t) of block b of row j, made unsigned.
+    for (int64_t j = 0; j < kPanelWidth; ++j) {
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* dst = panel + b * kBlockPanelBytes;
+        float* scales = reinterpret_cast<float*>(dst + 1024);
+        if (j >= nn) {
+          for (int g = 0; g < 8; ++g) std::memset(dst + g * 128 + j * 4, 0, 4);
+          scales[j] = 0.0f;
+          continue;
+        }
+        const uint8_t* block = w.row(p0 + j) + b * block_bytes;
+        alignas(32) uint8_t u[32];
+        if (w.dtype == DType::kQ8_0) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(u), _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))));
+        } else {
+          const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+          _mm_store_si128(reinterpret_cast<__m128i*>(u), _mm_and_si128(q, _mm_set1_epi8(0x0f)));
+          _mm_store_si128(reinterpret_cast<__m128i*>(u + 16), _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f)));
+        }
+        for (int g = 0; g < 8; ++g) std::memcpy(dst + g * 128 + j * 4, u + g * 4, 4);
+        scales[j] = f16_scalar(block);
+      }
+    }
+    const __mmask16 m0 = tail_mask(nn), m1 = tail_mask(nn - 16);
+    float init[32];
+    panel_bias(bias, p0, nn, init);
+    for (int64_t i0 = 0; i0 < a.m; i0 += kRowTile) {
+      const int64_t rows = min64(kRowTile, a.m - i0);
+      for (int64_t r = 0; r < rows; ++r) {
+        _mm512_store_ps(tile + r * 32, _mm512_loadu_ps(init));
+        _mm512_store_ps(tile + r * 32 + 16, _mm512_loadu_ps(init + 16));
+      }
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* src = panel + b * kBlockPanelBytes;
+        __m512i wv[8][2];
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+          wv[g][0] = _mm512_load_si512(src + g * 128);
+          wv[g][1] = _mm512_load_si512(src + g * 128 + 64);
+        }
+        const __m512 dw0 = _mm512_load_ps(reinterpret_cast<const float*>(src + 1024));
+        const __m512 dw1 = _mm512_load_ps(reinterpret_cast<const float*>(src + 1024) + 16);
+        const int8_t* xq = a.q8_blocks + (b * a.m + i0) * 32;
+        for (int64_t r = 0; r < rows; ++r) {
+          const int32_t* q32 = reinterpret_cast<const int32_t*>(xq + r * 32);
+          const __m512i init_sum = _mm512_set1_epi32(a.corr[(i0 + r) * nb + b]);
+          __m512i s0 = init_sum, s1 = init_sum;
+#pragma GCC unroll 8
+          for (int g = 0; g < 8; ++g) {
+            const __m512i xb = _mm512_set1_epi32(q32[g]);
+            s0 = _mm512_dpbusd_epi32(s0, wv[g][0], xb);
+            s1 = _mm512_dpbusd_epi32(s1, wv[g][1], xb);
+          }
+          const __m512 dx = _mm512_set1_ps(a.scale[(i0 + r) * nb + b]);
+          float* t = tile + r * 32;
+          _mm512_store_ps(t, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(dw0, dx), _mm512_load_ps(t)));
+          _mm512_store_ps(t + 16,
+                          _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(dw1, dx), _mm512_load_ps(t + 16)));
+        }
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        float* cr = y + (i0 + r) * ldc + p0;
+        _mm512_mask_storeu_ps(cr, m0, _mm512_load_ps(tile + r * 32));
+        _mm512_mask_storeu_ps(cr + 16, m1, _mm512_load_ps(tile + r * 32 + 16));
+      }
+    }
+  }
+}
+
+void convert_to_bf16_avx512(const float* x, int64_t m, int64_t k, int64_t k_pairs, uint16_t* out) {
+  const int64_t width = 2 * k_pairs;
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * k;
+    uint16_t* oi = out + i * width;
+    for (int64_t c = 0; c < width; c += 32) {
+      const __m512 lo = _mm512_maskz_loadu_ps(tail_mask(k - c), xi + c);
+      const __m512 hi = _mm512_maskz_loadu_ps(tail_mask(k - c - 16), xi + c + 16);
+      const __m512i packed = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+      const int64_t left = width - c;
+      const __mmask32 mask = left >= 32 ? __mmask32(0xffffffffu) : __mmask32((1u << left) - 1);
+      _mm512_mask_storeu_epi16(oi + c, mask, packed);
+    }
+  }
+}
+
+}  // namespace lumen::kernels

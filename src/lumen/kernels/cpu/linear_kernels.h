@@ -1,0 +1,53 @@
+// Internal interface between linear.cpp (checks, activation preparation, threading, dispatch)
+// and the per-instruction-set matmul kernels in linear_avx512.cpp. Kernel files are compiled
+// with -mavx512*, so they use no standard-library templates shared with portable code (an
+// out-of-line copy compiled for AVX-512 could be picked by the linker for everyone); they get
+// plain pointers and scratch memory from the caller.
+#pragma once
+
+#include <cstdint>
+
+#include "lumen/kernels/cpu/weights.h"
+
+namespace lumen::kernels {
+
+// Activations x: [m, k] prepared once per linear() call for the kernel that will read them.
+struct PreparedActivations {
+  const float* x = nullptr;  // [m, k] fp32, row stride k
+  int64_t m = 0, k = 0;
+
+  // Reduced precision, float weights: x rounded to bf16, [m, k_pairs * 2], row stride
+  // 2 * k_pairs (k padded with a zero to even).
+  const uint16_t* bf16 = nullptr;
+  int64_t k_pairs = 0;
+
+  // Reduced precision, Q8_0/Q4_0 weights: x quantized per 32-block like Q8_0 (q = round(x / d),
+  // d = max|x| / 127). Layouts, with nb = k / 32 blocks:
+  //   q8_rows:   [m, k] int8, row-major; for Q4_0 weights each full group of 4 blocks is
+  //              stored "split": the 4 blocks' first 16 values, then their last 16 values
+  //              (the order the Q4_0 GEMV unpacks nibbles in).
+  //   q8_blocks: [nb, m, 32] int8, block-major (GEMM reads one block of every row in turn).
+  //   scale:     [m, nb] fp32 d.      corr: [m, nb] int32 = -offset * sum(q) over the block,
+  // where offset (8 for Q4_0, 128 for Q8_0) is the bias the kernel adds to make weights
+  // unsigned for vpdpbusd: sum((w + offset) * q) + corr = sum(w * q).
+  const int8_t* q8_rows = nullptr;
+  const int8_t* q8_blocks = nullptr;
+  const float* scale = nullptr;
+  const int32_t* corr = nullptr;
+};
+
+// y[:, n0:n1] for every row of x. `scratch` holds at least kScratchBytes bytes (per thread).
+constexpr int64_t kPanelWidth = 32;               // output features per packed GEMM panel
+constexpr int64_t kScratchBytes = 1 << 20;
+void gemv_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                 int64_t n1);
+void gemm_f32_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                     int64_t n1, void* scratch);
+void gemm_bf16_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                      int64_t n1, void* scratch);
+void gemm_q8_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                    int64_t n1, void* scratch);
+// x [m, k] fp32 -> bf16 rows of 2 * k_pairs (round to nearest even).
+void convert_to_bf16_avx512(const float* x, int64_t m, int64_t k, int64_t k_pairs, uint16_t* out);
+
+}  // namespace lumen::kernels

@@ -1,0 +1,115 @@
+// Imp's forward pass written against the Backend primitives (backend/backend.h), so the same
+// description of the computation runs on any device: the CUDA backend in production, the CPU
+// backend in tests (where it is checked against the CPU model and the fixtures). It reuses an
+// ImpModel's loaded config and weights (every name and shape was checked at load) and only
+// uploads them; nothing here parses a config or looks a tensor up.
+//
+// Per Phi layer, n new tokens (act = the backend's activation dtype, hidden stays fp32):
+//   normed = LN(hidden)                         [n, d] act
+//   qkv    = normed Wqkv^T + b                  [n, d + 2 kv] act (q, k, v stacked at upload)
+//   rope(q, k at positions); store k, v in the cache at (slot, position)
+//   attn   = attention(q, cache)                [n, d] act
+//   hidden += attn Wdense^T + b;  hidden += gelu_new(normed W1^T + b1) W2^T + b2
+// The decode step of a batch (one token per cache slot) reads token ids and positions from
+// backend memory, so it is recorded once per batch size and replayed as a graph.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "lumen/backend/backend.h"
+#include "lumen/models/imp_model.h"
+
+namespace lumen {
+
+struct DeviceModelOptions {
+  // Activation dtype asked of the backend: kF32, kF16, kBF16, or kU8 to follow the weights
+  // (F32 -> F32, F16 -> F16, BF16 -> BF16, Q8_0/Q4_0 -> BF16).
+  DType activation = DType::kU8;
+  bool graphs = true;  // replay decode steps as graphs where the backend can
+};
+
+// Keys and values of `slots` sequences of up to `capacity` positions each, on a backend:
+// per layer [slots, capacity, kv_width] in the activation dtype.
+class DeviceKvCache {
+ public:
+  int64_t slots() const { return static_cast<int64_t>(lengths_.size()); }
+  int64_t capacity() const { return capacity_; }
+  int64_t length(int64_t slot) const { return lengths_.at(static_cast<size_t>(slot)); }
+  // Forgets positions from `length` on in one slot.
+  void truncate(int64_t slot, int64_t length);
+  // Declares positions [0, length) of a slot filled without computing them (benchmarks).
+  void set_length(int64_t slot, int64_t length);
+
+ private:
+  friend class DeviceImpModel;
+  struct Step;  // buffers (and graph) of one decode batch size
+  int64_t capacity_ = 0;
+  int64_t kv_width_ = 0;
+  std::vector<int64_t> lengths_;
+  std::vector<DeviceBuffer> keys_, values_;
+  std::vector<std::unique_ptr<Step>> steps_;
+
+ public:
+  DeviceKvCache();
+  ~DeviceKvCache();
+  DeviceKvCache(DeviceKvCache&&) noexcept;
+  DeviceKvCache& operator=(DeviceKvCache&&) noexcept;
+};
+
+class DeviceImpModel {
+ public:
+  // Uploads a loaded model's weights to `backend` (which must outlive the result).
+  static std::unique_ptr<DeviceImpModel> upload(const ImpModel& model, Backend& backend,
+                                                const DeviceModelOptions& options = {});
+  // Random weights of `config`'s shapes made directly in backend memory (benchmarks at real
+  // sizes without a checkpoint). `weights` is the dtype weights would have been stored in.
+  static std::unique_ptr<DeviceImpModel> random(const ImpConfig& config, Backend& backend, DType weights,
+                                                uint64_t seed, const DeviceModelOptions& options = {});
+  ~DeviceImpModel();
+
+  const ImpConfig& config() const { return config_; }
+  Backend& backend() const { return *backend_; }
+  DType activation_dtype() const { return act_; }
+  int64_t tokens_per_image() const { return config_.vision.num_patches(); }
+  // Decode steps as graphs (when the backend can) or op by op; benchmarks compare the two.
+  void set_graphs(bool on) { graphs_ = on; }
+
+  // pixels: [n_images, 3, S, S] host -> host [n_images * tokens_per_image, text hidden], like
+  // ImpModel::encode_images (the observer sees downloaded copies).
+  std::vector<float> encode_images(const float* pixels, int64_t n_images, const VisionObserver& observer = {},
+                                   std::vector<float>* vision_features = nullptr);
+  // The same, leaving the embeddings in backend memory (valid until the next call).
+  const float* encode_images_on_device(const float* pixels, int64_t n_images);
+
+  DeviceKvCache make_cache(int64_t slots, int64_t capacity);
+  // Runs n positions of input embeddings (fp32 [n, hidden], host memory, or backend memory with
+  // embeds_on_device) after slot's current length; logits of the last position -> host [vocab]
+  // unless null. Throws Error if the slot is full.
+  void prefill(const float* embeds, int64_t n, DeviceKvCache& cache, int64_t slot, float* logits,
+               bool embeds_on_device = false);
+  // One new token for each of slots [0, batch): logits -> host [batch, vocab] and/or greedy ids
+  // -> host [batch] (either may be null).
+  void decode(const int32_t* tokens, int64_t batch, DeviceKvCache& cache, float* logits, int32_t* next_tokens);
+
+ private:
+  struct Weights;
+  struct Scratch;
+  DeviceImpModel(const ImpConfig& config, Backend& backend, DType act);
+  const float* encode_locked(const float* pixels, int64_t n_images, const VisionObserver& observer,
+                             std::vector<float>* vision_features);
+  void decoder_layers(int64_t n, float* hidden, void* normed, void* qkv, void* attn, void* mlp,
+                      DeviceKvCache& cache, const int32_t* slots, const int32_t* positions, int64_t slot,
+                      int64_t past, bool decode_step);
+
+  ImpConfig config_;
+  Backend* backend_;
+  DType act_;
+  bool graphs_ = true;
+  std::unique_ptr<Weights> w_;
+  std::unique_ptr<Scratch> scratch_;
+  std::mutex mutex_;  // one forward at a time: scratch is shared
+};
+
+}  // namespace lumen

@@ -1,0 +1,156 @@
+#include "lumen/retrieval/imp_embedder.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lumen/core/error.h"
+#include "lumen/kernels/cpu/vector_ops.h"
+#include "lumen/runtime/generator.h"
+#include "lumen/text/chat_template.h"
+
+namespace lumen {
+
+namespace {
+
+// The prompts of the "one-word summary" method (after E5-V / PromptEOL).
+constexpr const char* kImagePrompt = "<image>\nSummarize above image in one word:";
+constexpr const char* kTextSuffix = "\nSummarize above sentence in one word:";
+
+}  // namespace
+
+ScoredCaption caption_with_confidence(const Engine& engine, const std::vector<float>& image_embeds,
+                                      const std::string& prompt, int64_t max_tokens) {
+  const ImpModel& model = engine.model();
+  const ImpConfig& config = model.config();
+  const int64_t vocab = config.text.vocab_size;
+  const ChatTemplate chat = load_chat_template(engine.dir());
+  const std::vector<int32_t> tokens = engine.tokenizer().encode(chat.render({{ChatTurn::Role::kUser, prompt, 1}}));
+  const int64_t positions = count_prompt_positions(engine, tokens, 1);
+  const int64_t budget = std::max<int64_t>(0, std::min<int64_t>(max_tokens, config.text.max_positions - positions));
+
+  KvCache cache = model.decoder().make_cache(positions + budget);
+  std::vector<float> logits(static_cast<size_t>(vocab));
+  const std::vector<float> embeds = splice_prompt_embeddings(engine, tokens, image_embeds);
+  model.decoder().forward(embeds.data(), positions, cache, logits.data(), 1);
+
+  ScoredCaption caption;
+  std::vector<float> embedding(static_cast<size_t>(config.text.hidden_size));
+  for (int64_t step = 0; step < budget; ++step) {
+    // Greedy pick and its softmax probability: p = 1 / sum_j exp(l_j - l_max).
+    const auto best = std::max_element(logits.begin(), logits.end());
+    const int32_t token = static_cast<int32_t>(best - logits.begin());
+    const float top = *best;
+    double denominator = 0;
+    for (float l : logits) denominator += std::exp(static_cast<double>(l - top));
+    const float probability = static_cast<float>(1.0 / denominator);
+    if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) != config.eos_token_ids.end()) break;
+    const std::string bytes = engine.tokenizer().token_bytes(token);
+    caption.text += bytes;
+    caption.byte_weights.insert(caption.byte_weights.end(), bytes.size(), probability);
+    if (step + 1 == budget) break;
+    model.decoder().embed(&token, 1, embedding.data());
+    model.decoder().forward(embedding.data(), 1, cache, logits.data(), 1);
+  }
+  return caption;
+}
+
+ImpCaptionEmbedder::ImpCaptionEmbedder(std::shared_ptr<const Engine> engine, const EmbedderOptions& options)
+    : engine_(std::move(engine)), options_(options) {
+  set_image_limits(options.image_limits);
+  if (options_.max_caption_tokens < 1) fail("the caption method needs max_caption_tokens >= 1");
+}
+
+nlohmann::json ImpCaptionEmbedder::describe() const {
+  return {{"method", method()},
+          {"model", engine_->dir().string()},
+          {"dim", dim()},
+          {"caption_prompt", options_.caption_prompt},
+          {"max_caption_tokens", options_.max_caption_tokens},
+          {"bigram_weight", features_.bigram_weight}};
+}
+
+std::vector<float> ImpCaptionEmbedder::embed_images(const std::vector<Image>& images) const {
+  const size_t n = images.size();
+  const int64_t d = dim();
+  std::vector<float> out(n * static_cast<size_t>(d));
+  last_captions_.assign(n, "");
+  if (n == 0) return out;
+  // One batched vision pass, then one caption per image.
+  const std::vector<float> embeds = engine_->encode_images(images);
+  const size_t per_image =
+      static_cast<size_t>(engine_->model().tokens_per_image() * engine_->model().config().text.hidden_size);
+  for (size_t i = 0; i < n; ++i) {
+    const std::vector<float> one(embeds.begin() + static_cast<std::ptrdiff_t>(i * per_image),
+                                 embeds.begin() + static_cast<std::ptrdiff_t>((i + 1) * per_image));
+    ScoredCaption caption = caption_with_confidence(*engine_, one, options_.caption_prompt, options_.max_caption_tokens);
+    const std::vector<float> v = lexical_features(content_words(caption.text, caption.byte_weights), features_);
+    std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(d)));
+    // The reply starts after "ASSISTANT:" with a space; shown without it.
+    const size_t begin = caption.text.find_first_not_of(' ');
+    last_captions_[i] = begin == std::string::npos ? "" : caption.text.substr(begin);
+  }
+  return out;
+}
+
+std::vector<float> ImpCaptionEmbedder::embed_texts(const std::vector<std::string>& texts) const {
+  const int64_t d = dim();
+  std::vector<float> out(texts.size() * static_cast<size_t>(d));
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::vector<float> v = lexical_features(content_words(texts[i]), features_);
+    std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(d)));
+  }
+  return out;
+}
+
+ImpPromptEmbedder::ImpPromptEmbedder(std::shared_ptr<const Engine> engine) : engine_(std::move(engine)) {
+  set_image_limits(engine_->options().image_limits);
+}
+
+int64_t ImpPromptEmbedder::dim() const { return engine_->model().config().text.hidden_size; }
+
+nlohmann::json ImpPromptEmbedder::describe() const {
+  return {{"method", method()}, {"model", engine_->dir().string()}, {"dim", dim()}};
+}
+
+std::vector<float> ImpPromptEmbedder::last_hidden(const std::vector<int32_t>& tokens,
+                                                  const std::vector<float>& image_embeds, size_t n_images) const {
+  const int64_t positions = count_prompt_positions(*engine_, tokens, n_images);
+  KvCache cache = engine_->model().decoder().make_cache(positions);
+  const std::vector<float> embeds = splice_prompt_embeddings(*engine_, tokens, image_embeds);
+  std::vector<float> hidden(static_cast<size_t>(dim()));
+  engine_->model().decoder().forward_hidden(embeds.data(), positions, cache, hidden.data());
+  l2_normalize_rows(hidden.data(), 1, dim());
+  return hidden;
+}
+
+std::vector<float> ImpPromptEmbedder::embed_images(const std::vector<Image>& images) const {
+  const int64_t d = dim();
+  std::vector<float> out(images.size() * static_cast<size_t>(d));
+  if (images.empty()) return out;
+  const std::vector<float> embeds = engine_->encode_images(images);
+  const size_t per_image = static_cast<size_t>(engine_->model().tokens_per_image() * d);
+  const std::vector<int32_t> tokens = engine_->tokenizer().encode(kImagePrompt);
+  for (size_t i = 0; i < images.size(); ++i) {
+    const std::vector<float> one(embeds.begin() + static_cast<std::ptrdiff_t>(i * per_image),
+                                 embeds.begin() + static_cast<std::ptrdiff_t>((i + 1) * per_image));
+    const std::vector<float> v = last_hidden(tokens, one, 1);
+    std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(d)));
+  }
+  return out;
+}
+
+std::vector<float> ImpPromptEmbedder::embed_texts(const std::vector<std::string>& texts) const {
+  const int64_t d = dim();
+  std::vector<float> out(texts.size() * static_cast<size_t>(d));
+  const int32_t image_token = engine_->model().config().image_token_id;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::vector<int32_t> tokens = engine_->tokenizer().encode(texts[i] + kTextSuffix);
+    // A query must not smuggle in an <image> marker with no image behind it.
+    tokens.erase(std::remove(tokens.begin(), tokens.end(), image_token), tokens.end());
+    const std::vector<float> v = last_hidden(tokens, {}, 0);
+    std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(d)));
+  }
+  return out;
+}
+
+}  // namespace lumen

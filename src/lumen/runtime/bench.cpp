@@ -1,0 +1,203 @@
+#include "lumen/runtime/bench.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lumen/core/error.h"
+#include "lumen/core/thread_pool.h"
+#include "lumen/models/imp_model.h"
+#include "lumen/runtime/random_weights.h"
+
+namespace lumen {
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Multiply-adds of one vision encode (tower + projector) and of the decoder over n new tokens
+// after `past` cached ones, x2 for FLOPs.
+double vision_flops(const ImpConfig& c) {
+  const double t = static_cast<double>(c.vision.num_patches());
+  const double d = static_cast<double>(c.vision.hidden_size);
+  const double inter = static_cast<double>(c.vision.intermediate_size);
+  const double patch = static_cast<double>(c.vision.num_channels * c.vision.patch_size * c.vision.patch_size);
+  const double per_layer = t * (4 * d * d + 2 * d * inter) + 2 * t * t * d;  // projections + QK^T, PV
+  const double hidden = static_cast<double>(c.text.hidden_size);
+  const double projector = t * (d * hidden + (c.projector_depth - 1) * hidden * hidden);
+  return 2 * (t * d * patch + per_layer * static_cast<double>(c.vision_layers_to_run) + projector);
+}
+
+double decoder_flops(const ImpConfig& c, double n, double past, bool lm_head_rows_one = true) {
+  const double d = static_cast<double>(c.text.hidden_size);
+  const double kv = static_cast<double>(c.text.num_kv_heads * c.text.head_dim());
+  const double inter = static_cast<double>(c.text.intermediate_size);
+  const double proj = n * (2 * d * d + 2 * d * kv + 2 * d * inter);
+  const double attn = 2 * d * n * (past + (n + 1) / 2);  // causal: each query sees past + its prefix
+  const double head = (lm_head_rows_one ? 1 : n) * d * static_cast<double>(c.text.vocab_size);
+  return 2 * (static_cast<double>(c.text.num_layers) * (proj + attn) + head);
+}
+
+}  // namespace
+
+uint64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+void reset_peak_rss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";  // resets VmHWM to the current RSS (Linux >= 4.0)
+}
+
+double measure_read_bandwidth(size_t bytes, int repeats) {
+  const size_t words = bytes / 8;
+  std::unique_ptr<uint64_t[]> buffer(new uint64_t[words]);
+  ThreadPool& pool = ThreadPool::global();
+  pool.parallel_for(words, 4096, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) buffer[i] = i;
+  });
+  std::vector<double> rates;
+  std::atomic<uint64_t> total{0};  // keeps the reads from being optimised away
+  for (int r = 0; r < repeats; ++r) {
+    const double t0 = now_s();
+    pool.parallel_for(words, 4096, [&](size_t b, size_t e) {
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      size_t i = b;
+      for (; i + 4 <= e; i += 4) {
+        s0 += buffer[i];
+        s1 += buffer[i + 1];
+        s2 += buffer[i + 2];
+        s3 += buffer[i + 3];
+      }
+      for (; i < e; ++i) s0 += buffer[i];
+      total += s0 + s1 + s2 + s3;
+    });
+    rates.push_back(static_cast<double>(words * 8) / (now_s() - t0) / 1e9);
+  }
+  volatile uint64_t sink = total.load();
+  (void)sink;
+  return median(rates);
+}
+
+BenchResult run_bench(const BenchOptions& o) {
+  const ImpConfig& c = o.config;
+  const DType format = parse_weight_format(o.quant);
+  ThreadPool::set_global_threads(o.threads);
+  BenchResult result;
+  result.quant = weight_format_name(format);
+  result.threads = o.threads;
+  result.read_bandwidth_gb_s = measure_read_bandwidth(size_t{1} << 30, 5);
+
+  reset_peak_rss();
+  QuantOptions formats{format, format};
+  double t0 = now_s();
+  auto model = ImpModel::from_store(c, make_random_imp_store(c, formats), formats);
+  result.load_s = now_s() - t0;
+  for (const auto& [name, view] : model->store().tensors()) {
+    result.weight_bytes += view->nbytes;
+    if (!is_vision_tensor(name) && view->shape.size() == 2 && name.find("embed_tokens") == std::string::npos) {
+      result.decode_bytes_per_token += view->nbytes;
+    }
+  }
+
+  const int64_t d = c.text.hidden_size;
+  const int64_t per_image = model->tokens_per_image();
+  const int64_t image_px = c.vision.num_channels * c.vision.image_size * c.vision.image_size;
+  uint64_t rng = 12345;
+  auto next_unit = [&]() {  // uniform in [-1, 1)
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<float>(static_cast<double>(rng >> 11) / 4503599627370496.0 - 1.0);
+  };
+
+  // Vision: one image (the latency a user feels) and a batch (throughput).
+  std::vector<float> image_embeds(static_cast<size_t>(per_image * d));
+  if (o.vision) {
+    std::vector<float> pixels(static_cast<size_t>(std::max(1, o.batch) * image_px));
+    for (float& p : pixels) p = next_unit();
+    std::vector<double> single, batched;
+    for (int r = 0; r <= o.repeats; ++r) {  // r == 0 is the warm-up
+      t0 = now_s();
+      image_embeds = model->encode_images(pixels.data(), 1);
+      if (r > 0) single.push_back(now_s() - t0);
+    }
+    result.image_encode_s = median(single);
+    result.vision_gflops = vision_flops(c) / result.image_encode_s / 1e9;
+    if (o.batch > 0) {
+      for (int r = 0; r <= o.repeats; ++r) {
+        t0 = now_s();
+        model->encode_images(pixels.data(), o.batch);
+        if (r > 0) batched.push_back(now_s() - t0);
+      }
+      result.images_per_s = o.batch / median(batched);
+    }
+  } else {
+    for (float& v : image_embeds) v = next_unit();
+  }
+
+  // Prompt: the image's embeddings, then text tokens.
+  const int64_t n_prompt = per_image + o.text_tokens;
+  result.prefill_tokens = n_prompt;
+  std::vector<float> prompt(static_cast<size_t>(n_prompt * d));
+  std::copy(image_embeds.begin(), image_embeds.end(), prompt.begin());
+  std::vector<int32_t> ids(static_cast<size_t>(o.text_tokens));
+  for (auto& id : ids) id = static_cast<int32_t>((next_unit() + 1.0f) * 0.5f * static_cast<float>(c.text.vocab_size - 1));
+  model->decoder().embed(ids.data(), o.text_tokens, prompt.data() + per_image * d);
+
+  const PhiDecoder& decoder = model->decoder();
+  KvCache cache = decoder.make_cache(n_prompt + o.decode_tokens + 1);
+  std::vector<float> logits(static_cast<size_t>(c.text.vocab_size));
+  std::vector<float> embedding(static_cast<size_t>(d));
+  std::vector<double> prefill_s, decode_s;
+  for (int r = 0; r <= o.repeats; ++r) {
+    cache.truncate(0);
+    t0 = now_s();
+    decoder.forward(prompt.data(), n_prompt, cache, logits.data(), 1);
+    const double prefill = now_s() - t0;
+    t0 = now_s();
+    for (int64_t step = 0; step < o.decode_tokens; ++step) {
+      const int32_t token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      decoder.embed(&token, 1, embedding.data());
+      decoder.forward(embedding.data(), 1, cache, logits.data(), 1);
+    }
+    const double decode = now_s() - t0;
+    if (r > 0) {
+      prefill_s.push_back(prefill);
+      decode_s.push_back(decode);
+    }
+  }
+  const double prefill = median(prefill_s), decode = median(decode_s);
+  result.prefill_tok_s = static_cast<double>(n_prompt) / prefill;
+  result.prefill_gflops = decoder_flops(c, static_cast<double>(n_prompt), 0) / prefill / 1e9;
+  result.decode_tok_s = static_cast<double>(o.decode_tokens) / decode;
+  // Per step: every decoder matrix once, plus the KV cache up to that depth.
+  const double kv_row_bytes = 2.0 * static_cast<double>(c.text.num_kv_heads * c.text.head_dim()) * sizeof(float) *
+                              static_cast<double>(c.text.num_layers);
+  const double mean_depth = static_cast<double>(n_prompt) + static_cast<double>(o.decode_tokens) / 2;
+  result.decode_gb_s = (static_cast<double>(result.decode_bytes_per_token) + kv_row_bytes * mean_depth) *
+                       result.decode_tok_s / 1e9;
+  result.decode_gflops = decoder_flops(c, 1, mean_depth) * result.decode_tok_s / 1e9;
+  result.peak_rss_bytes = peak_rss_bytes();
+  return result;
+}
+
+}  // namespace lumen

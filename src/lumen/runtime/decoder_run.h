@@ -1,0 +1,31 @@
+// The decoder of one request on the engine's device: the CPU model (PhiDecoder with a KvCache)
+// or, when the engine was loaded with --device cuda, its DeviceImpModel with a DeviceKvCache.
+// The generator drives either through this, so sampling, stop strings and streaming are shared.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "lumen/models/imp_device_model.h"
+#include "lumen/runtime/engine.h"
+#include "lumen/runtime/kv_cache.h"
+
+namespace lumen {
+
+class DecoderRun {
+ public:
+  // Room for `capacity` positions. Throws Error (e.g. device memory exhausted).
+  DecoderRun(const Engine& engine, int64_t capacity);
+  // n positions of input embeddings [n, hidden]; logits of the last -> [vocab].
+  void prefill(const float* embeds, int64_t n, float* logits);
+  // One more token; its logits -> [vocab].
+  void step(int32_t token, float* logits);
+
+ private:
+  const Engine& engine_;
+  KvCache cpu_cache_;
+  std::unique_ptr<DeviceKvCache> device_cache_;
+  std::vector<float> embedding_;
+};
+
+}  // namespace lumen

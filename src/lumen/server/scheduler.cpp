@@ -1,0 +1,319 @@
+#include "lumen/server/scheduler.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+
+#include "lumen/runtime/sampler.h"
+#include "lumen/runtime/stop_strings.h"
+
+namespace lumen::server {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+}  // namespace
+
+struct BatchScheduler::Sequence {
+  enum class State { kQueued, kPrefill, kDecode, kDone };
+
+  SequenceRequest request;
+  std::shared_ptr<SequenceStream> stream = std::make_shared<SequenceStream>();
+  State state = State::kQueued;
+
+  std::vector<PrefixKey> keys;  // one per unit in the cache: prompt units, then fed tokens
+  std::vector<float> embeds;    // spliced prompt [positions, hidden], freed after prefill
+  int64_t positions = 0;        // prompt positions
+  int64_t budget = 0;           // tokens that may be sampled
+  int64_t reused = 0;           // prompt positions taken from a held cache
+  KvCache cache;
+  uint64_t cache_bytes = 0;
+
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<StopStringMatcher> stops;
+  std::vector<int32_t> history;  // prompt and sampled tokens, for the repetition penalty
+  std::string text;              // reply so far
+  size_t emitted = 0;            // bytes of `text` already appended to the stream
+  int64_t sampled = 0;
+  int32_t next_token = -1;       // sampled, fed at the next decode step
+  bool first_text = false;
+};
+
+BatchScheduler::BatchScheduler(const Engine& engine, const SchedulerOptions& options, ServerMetrics& metrics)
+    : engine_(engine),
+      options_(options),
+      metrics_(metrics),
+      prefix_cache_(engine.model().decoder(), engine.model().tokens_per_image(), options.prefix_cache_bytes) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+BatchScheduler::~BatchScheduler() { stop(); }
+
+void BatchScheduler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mutex_);
+  for (auto& seq : queue_) seq->stream->fail(ApiError(503, "the server is shutting down"));
+  queue_.clear();
+}
+
+size_t BatchScheduler::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+uint64_t BatchScheduler::kv_bytes(int64_t capacity) const {
+  const PhiConfig& c = engine_.model().config().text;
+  return static_cast<uint64_t>(c.num_layers) * static_cast<uint64_t>(capacity) *
+         static_cast<uint64_t>(c.num_kv_heads * c.head_dim()) * 2 * sizeof(float);
+}
+
+std::shared_ptr<SequenceStream> BatchScheduler::submit(SequenceRequest request) {
+  auto seq = std::make_unique<Sequence>();
+  const ImpConfig& config = engine_.model().config();
+  request.options.sampling.validate();
+  seq->positions = count_prompt_positions(engine_, request.prompt_tokens, request.images.size());
+  seq->budget = std::min<int64_t>(request.options.max_new_tokens, config.text.max_positions - seq->positions);
+  seq->request = std::move(request);
+  auto stream = seq->stream;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) throw ApiError(503, "the server is shutting down");
+    // Running sequences leave the queue when admitted, so capacity counts both.
+    if (running_ + queue_.size() >= static_cast<size_t>(options_.max_sequences + options_.max_queued)) {
+      throw ApiError(429, "the server is at capacity (" + std::to_string(options_.max_sequences) + " running, " +
+                              std::to_string(queue_.size()) + " queued); retry later",
+                     std::nullopt, "server_busy");
+    }
+    queue_.push_back(std::move(seq));
+  }
+  wake_.notify_one();
+  return stream;
+}
+
+void BatchScheduler::loop() {
+  std::vector<std::unique_ptr<Sequence>> running;
+  bool worked_since_trim = false;
+  for (;;) {
+    std::vector<std::unique_ptr<Sequence>> admitted;
+    {
+      std::unique_lock lock(mutex_);
+      if (running.empty() && queue_.empty() && worked_since_trim) {
+        // Going idle after a burst: hand freed KV caches and scratch back to the OS, so the
+        // resident size after load returns to its steady level instead of keeping the peak.
+        lock.unlock();
+        malloc_trim(0);
+        lock.lock();
+        worked_since_trim = false;
+      }
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !running.empty(); });
+      if (stopping_) break;
+      uint64_t kv = running_kv_bytes_;
+      while (!queue_.empty() && running.size() + admitted.size() < static_cast<size_t>(options_.max_sequences)) {
+        const Sequence& next = *queue_.front();
+        const uint64_t need = kv_bytes(next.positions + std::max<int64_t>(next.budget, 0));
+        // The first sequence always runs, so one larger than the whole budget still makes progress.
+        if (kv + need > options_.max_kv_bytes && !(running.empty() && admitted.empty())) break;
+        kv += need;
+        admitted.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    worked_since_trim = true;
+    for (auto& seq : admitted) {
+      try {
+        start(*seq);
+      } catch (const ApiError& e) {
+        seq->stream->fail(e);
+        seq->state = Sequence::State::kDone;
+      } catch (const Error& e) {
+        seq->stream->fail(to_api_error(e));
+        seq->state = Sequence::State::kDone;
+      } catch (const std::exception& e) {
+        seq->stream->fail(ApiError(500, e.what()));
+        seq->state = Sequence::State::kDone;
+      }
+      running_kv_bytes_ += seq->cache_bytes;
+      running.push_back(std::move(seq));
+    }
+    running_ = running.size();
+
+    for (auto& seq : running) {
+      if (seq->state != Sequence::State::kDone && seq->stream->cancelled()) {
+        metrics_.sequences_cancelled += 1;
+        finish(*seq, "cancelled");
+      }
+    }
+    try {
+      prefill(running);
+      decode(running);
+    } catch (const std::exception& e) {
+      // A failed step leaves the caches of its sequences unknown: fail every running one.
+      ApiError error = dynamic_cast<const Error*>(&e) ? to_api_error(static_cast<const Error&>(e))
+                                                      : ApiError(500, e.what());
+      for (auto& seq : running) {
+        if (seq->state == Sequence::State::kDone) continue;
+        seq->stream->fail(error);
+        seq->state = Sequence::State::kDone;
+        seq->cache = KvCache();
+      }
+    }
+
+    // Retire: finished caches go to the prefix cache. Only caches holding the whole prompt:
+    // their keys (prompt units, then every fed token) describe them exactly.
+    for (auto& seq : running) {
+      if (seq->state != Sequence::State::kDone) continue;
+      running_kv_bytes_ -= seq->cache_bytes;
+      seq->cache_bytes = 0;
+      if (seq->cache.length() >= seq->positions && seq->positions > 0) {
+        prefix_cache_.release(std::move(seq->keys), std::move(seq->cache));
+      }
+    }
+    std::erase_if(running, [](const auto& seq) { return seq->state == Sequence::State::kDone; });
+    running_ = running.size();
+  }
+  for (auto& seq : running) {
+    if (seq->state != Sequence::State::kDone) seq->stream->fail(ApiError(503, "the server is shutting down"));
+  }
+  running_ = 0;
+  running_kv_bytes_ = 0;
+}
+
+void BatchScheduler::start(Sequence& seq) {
+  const ImpModel& model = engine_.model();
+  const ImpConfig& config = model.config();
+  SequenceRequest& request = seq.request;
+  seq.history = request.prompt_tokens;
+  seq.sampler = std::make_unique<Sampler>(request.options.sampling);
+  seq.stops = std::make_unique<StopStringMatcher>(request.options.stop);
+  metrics_.prompt_tokens += static_cast<uint64_t>(seq.positions);
+  if (seq.budget <= 0) {  // the prompt fills the context: nothing to generate
+    finish(seq, "length");
+    return;
+  }
+
+  // [n_images * tokens_per_image, hidden], in marker order.
+  std::vector<float> image_embeds;
+  for (const ImageEmbedding& image : request.images) image_embeds.insert(image_embeds.end(), image->begin(), image->end());
+  seq.embeds = splice_prompt_embeddings(engine_, request.prompt_tokens, image_embeds);
+  seq.keys = prefix_keys(request.prompt_tokens, config.image_token_id, request.image_hashes);
+
+  const int64_t capacity = seq.positions + seq.budget;
+  // At least the last prompt position is always run: its logits pick the first token.
+  if (auto reuse = prefix_cache_.acquire(seq.keys, seq.positions - 1, capacity)) {
+    seq.cache = std::move(reuse->cache);
+    seq.reused = reuse->positions;
+    metrics_.prefix_cache_hits += 1;
+    metrics_.prefix_reused_positions += static_cast<uint64_t>(seq.reused);
+  } else {
+    seq.cache = model.decoder().make_cache(capacity);
+  }
+  seq.cache_bytes = kv_bytes(seq.cache.capacity());
+  seq.state = Sequence::State::kPrefill;
+}
+
+void BatchScheduler::prefill(std::vector<std::unique_ptr<Sequence>>& running) {
+  const ImpConfig& config = engine_.model().config();
+  const int64_t d = config.text.hidden_size;
+  int64_t allowance = std::max<int64_t>(1, options_.prefill_chunk);
+  std::vector<float> logits(static_cast<size_t>(config.text.vocab_size));
+  for (auto& seq_ptr : running) {
+    Sequence& seq = *seq_ptr;
+    if (seq.state != Sequence::State::kPrefill) continue;
+    if (allowance <= 0) break;
+    const int64_t done = seq.cache.length();
+    const int64_t n = std::min(seq.positions - done, allowance);
+    const bool last = done + n == seq.positions;
+    engine_.model().decoder().forward(seq.embeds.data() + done * d, n, seq.cache, logits.data(), last ? 1 : 0);
+    allowance -= n;
+    if (!last) continue;
+    seq.embeds = {};
+    seq.embeds.shrink_to_fit();
+    consume_logits(seq, logits.data());
+  }
+}
+
+void BatchScheduler::decode(std::vector<std::unique_ptr<Sequence>>& running) {
+  std::vector<Sequence*> batch;
+  for (auto& seq : running) {
+    if (seq->state == Sequence::State::kDecode) batch.push_back(seq.get());
+  }
+  if (batch.empty()) return;
+  const PhiDecoder& decoder = engine_.model().decoder();
+  const int64_t d = decoder.config().hidden_size;
+  const int64_t vocab = decoder.config().vocab_size;
+  const int64_t n = static_cast<int64_t>(batch.size());
+  std::vector<float> x(static_cast<size_t>(n * d));
+  std::vector<float> logits(static_cast<size_t>(n * vocab));
+  std::vector<KvCache*> caches;
+  for (int64_t b = 0; b < n; ++b) {
+    Sequence& seq = *batch[static_cast<size_t>(b)];
+    decoder.embed(&seq.next_token, 1, x.data() + b * d);
+    caches.push_back(&seq.cache);
+  }
+  decoder.forward_batch(x.data(), n, caches.data(), logits.data());
+  metrics_.decode_steps += 1;
+  metrics_.decode_step_sequences += static_cast<uint64_t>(n);
+  metrics_.decode_batch_size.observe(static_cast<double>(n));
+  for (int64_t b = 0; b < n; ++b) {
+    Sequence& seq = *batch[static_cast<size_t>(b)];
+    seq.keys.push_back(static_cast<uint32_t>(seq.next_token));
+    consume_logits(seq, logits.data() + b * vocab);
+  }
+}
+
+void BatchScheduler::consume_logits(Sequence& seq, float* logits) {
+  const ImpConfig& config = engine_.model().config();
+  const int32_t token = seq.sampler->sample({logits, static_cast<size_t>(config.text.vocab_size)}, seq.history);
+  seq.history.push_back(token);
+  ++seq.sampled;
+  metrics_.completion_tokens += 1;
+  const bool is_eos =
+      std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) != config.eos_token_ids.end();
+  if (is_eos && !seq.request.options.ignore_eos) return finish(seq, "stop");
+  if (!is_eos) seq.text += engine_.tokenizer().token_bytes(token);
+  const size_t stop_at = seq.stops->find_stop(seq.text);
+  if (stop_at != std::string::npos) {
+    seq.text.resize(stop_at);
+    return finish(seq, "stop");
+  }
+  const size_t safe = std::min(complete_utf8_prefix(seq.text), seq.stops->safe_prefix(seq.text));
+  if (safe > seq.emitted) {
+    if (!seq.first_text) {
+      seq.first_text = true;
+      metrics_.first_token_seconds.observe(seconds_since(seq.request.arrival));
+    }
+    seq.stream->append(std::string_view(seq.text).substr(seq.emitted, safe - seq.emitted));
+    seq.emitted = safe;
+  }
+  if (seq.sampled == seq.budget) return finish(seq, "length");
+  seq.next_token = token;
+  seq.state = Sequence::State::kDecode;
+}
+
+void BatchScheduler::finish(Sequence& seq, const std::string& reason) {
+  seq.state = Sequence::State::kDone;
+  if (reason == "cancelled") {
+    seq.stream->fail(ApiError(499, "the client closed the connection"));
+    return;
+  }
+  if (seq.emitted < seq.text.size()) {
+    if (!seq.first_text) metrics_.first_token_seconds.observe(seconds_since(seq.request.arrival));
+    seq.first_text = true;
+    seq.stream->append(std::string_view(seq.text).substr(seq.emitted));
+    seq.emitted = seq.text.size();
+  }
+  SequenceUsage usage;
+  usage.prompt_tokens = seq.positions;
+  usage.completion_tokens = seq.sampled;
+  usage.cached_tokens = seq.reused;
+  seq.stream->finish(reason, usage);
+}
+
+}  // namespace lumen::server

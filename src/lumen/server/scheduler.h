@@ -1,0 +1,95 @@
+// BatchScheduler: continuous batching of generation across concurrent requests.
+//
+// One scheduler thread owns every running sequence. Each iteration it
+//   1. admits queued sequences while fewer than max_sequences run (and their KV caches fit
+//      max_kv_bytes), starting each from the longest held KV prefix (PrefixKvCache);
+//   2. prefills up to prefill_chunk prompt positions, sequence by sequence;
+//   3. runs ONE batched decode step (PhiDecoder::forward_batch) for every sequence that has a
+//      token to feed, then samples each sequence's next token with its own sampler;
+//   4. retires finished and cancelled sequences, handing their caches to the prefix cache.
+// A request that arrives mid-generation therefore joins at the next iteration instead of
+// waiting for the others to finish. Per sequence the token-by-token logic is the generator's
+// (runtime/generator.cpp): same sampling, stop strings, UTF-8-safe streaming and finish
+// reasons, so a greedy request gets the same reply batched or alone.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "lumen/runtime/engine.h"
+#include "lumen/runtime/generator.h"
+#include "lumen/server/image_cache.h"
+#include "lumen/server/metrics.h"
+#include "lumen/server/prefix_cache.h"
+#include "lumen/server/sequence_stream.h"
+
+namespace lumen::server {
+
+struct SchedulerOptions {
+  int max_sequences = 32;                   // sequences decoded together
+  int max_queued = 64;                      // waiting beyond max_sequences; one more gets 429
+  int64_t prefill_chunk = 512;              // prompt positions prefilled per iteration
+  uint64_t prefix_cache_bytes = 64ull << 20;  // held KV caches of finished sequences
+  uint64_t max_kv_bytes = 4ull << 30;       // KV caches of running sequences together
+};
+
+struct SequenceRequest {
+  std::vector<int32_t> prompt_tokens;      // tokenizer output, one <image> marker per image
+  std::vector<ContentHash> image_hashes;   // per image, in marker order
+  std::vector<ImageEmbedding> images;      // per image, [tokens_per_image, hidden]
+  GenerationOptions options;               // max_new_tokens, sampling, stop, ignore_eos
+  std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now();
+};
+
+class BatchScheduler {
+ public:
+  BatchScheduler(const Engine& engine, const SchedulerOptions& options, ServerMetrics& metrics);
+  ~BatchScheduler();  // stop()
+  BatchScheduler(const BatchScheduler&) = delete;
+  BatchScheduler& operator=(const BatchScheduler&) = delete;
+
+  // Queues a sequence and returns the stream its text arrives on. The prompt must already be
+  // validated (count_prompt_positions). Throws ApiError: 429 when max_queued sequences are
+  // waiting, 503 after stop().
+  std::shared_ptr<SequenceStream> submit(SequenceRequest request);
+
+  // Fails everything queued or running with 503 and joins the thread. Idempotent.
+  void stop();
+
+  size_t queued() const;
+  size_t running() const { return running_; }
+  uint64_t running_kv_bytes() const { return running_kv_bytes_; }
+  const PrefixKvCache& prefix_cache() const { return prefix_cache_; }
+
+ private:
+  struct Sequence;
+  void loop();
+  void start(Sequence& seq);
+  void prefill(std::vector<std::unique_ptr<Sequence>>& running);
+  void decode(std::vector<std::unique_ptr<Sequence>>& running);
+  // Samples from one row of logits and advances the sequence (the generator's loop body).
+  void consume_logits(Sequence& seq, float* logits);
+  void finish(Sequence& seq, const std::string& reason);
+  uint64_t kv_bytes(int64_t capacity) const;
+
+  const Engine& engine_;
+  const SchedulerOptions options_;
+  ServerMetrics& metrics_;
+  PrefixKvCache prefix_cache_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Sequence>> queue_;
+  bool stopping_ = false;
+  std::atomic<size_t> running_{0};
+  std::atomic<uint64_t> running_kv_bytes_{0};
+  std::thread thread_;
+};
+
+}  // namespace lumen::server
