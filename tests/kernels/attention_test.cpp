@@ -54,6 +54,12 @@ TEST_P(AttentionAgainstReference, MatchesAcrossShapes) {
   run_case(37, 100, 5, 5, 72, false);   // SigLIP's head_dim, row tails
   run_case(33, 129, 2, 2, 80, true);    // Phi's head_dim, partial query block and key tile
   run_case(5, 5, 3, 3, 136, true);      // head_dim above 128
+  run_case(1, 1000, 32, 32, 80, true);  // Phi-2 decode deep in the cache: many key chunks
+  run_case(2, 130, 6, 3, 40, true);     // two queries, grouped heads, a partial last chunk
+  run_case(3, 3, 2, 2, 16, true);       // fewer keys than one chunk; the first query sees one key
+  run_case(1, 77, 16, 16, 64, true);    // decode kernels specialised per head size: 64, 96, 128
+  run_case(2, 40, 17, 17, 96, true);    // one group of 16 heads and a lone head
+  run_case(1, 50, 4, 4, 128, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, AttentionAgainstReference, ::testing::Values(CpuLevel::kGeneric, CpuLevel::kAvx512),

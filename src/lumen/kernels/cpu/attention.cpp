@@ -67,15 +67,23 @@ static void attention_generic(const float* q, const float* k, const float* v, fl
 
 namespace {
 
-float* attention_scratch(int64_t head_dim) {
+float* attention_scratch(int64_t floats) {
   thread_local std::vector<float> scratch;
-  const size_t need = static_cast<size_t>(kernels::attention_scratch_floats(head_dim));
-  if (scratch.size() < need) scratch.resize(need);
+  if (scratch.size() < static_cast<size_t>(floats)) scratch.resize(static_cast<size_t>(floats));
   return scratch.data();
 }
 
-// Few queries (decode): rows are cheap, so each task is one (query, head) pair.
+// Few queries (decode): tasks are (query, chunk of keys), every head at once.
 constexpr int64_t kDecodeMaxQueries = 4;
+constexpr int64_t kDecodeMaxChunk = 64;
+
+// Keys per decode task: at most kDecodeMaxChunk, and small enough that every thread gets
+// about two chunks of a short cache.
+int64_t decode_chunk(int64_t n_keys, int64_t threads) {
+  const int64_t spread = (n_keys + 2 * threads - 1) / (2 * threads);
+  return std::clamp<int64_t>(spread, 8, kDecodeMaxChunk);
+}
+
 // Prefill: tasks are (head, block of query rows).
 constexpr int64_t kQueryBlock = 32;
 
@@ -89,14 +97,26 @@ void attention(const float* q, const float* k, const float* v, float* out, const
   }
   ThreadPool& pool = ThreadPool::global();
   if (s.n_queries <= kDecodeMaxQueries) {
-    const size_t tasks = static_cast<size_t>(s.n_queries * s.n_heads);
-    pool.parallel_for(tasks, 1, [&](size_t begin, size_t end) {
-      float* scratch = attention_scratch(s.head_dim);
+    const int64_t chunk = decode_chunk(s.n_keys, pool.size());
+    const int64_t chunks = (s.n_keys + chunk - 1) / chunk;
+    const int64_t part_floats = s.n_heads * kernels::decode_partial_stride(s.head_dim);
+    thread_local std::vector<float> partials;
+    const size_t need = static_cast<size_t>(s.n_queries * chunks * part_floats);
+    if (partials.size() < need) partials.resize(need);
+    float* parts = partials.data();
+    pool.parallel_for(static_cast<size_t>(s.n_queries * chunks), 1, [&](size_t begin, size_t end) {
+      float* scores = attention_scratch(s.n_heads * chunk);
       for (size_t t = begin; t < end; ++t) {
-        kernels::attention_decode_avx512(q, k, v, out, s, static_cast<int64_t>(t) % s.n_heads,
-                                         static_cast<int64_t>(t) / s.n_heads, scratch);
+        const int64_t query = static_cast<int64_t>(t) / chunks;
+        const int64_t j0 = static_cast<int64_t>(t) % chunks * chunk;
+        const int64_t j1 = std::min(j0 + chunk, visible_keys(s, query));
+        kernels::attention_decode_keys_avx512(q, k, v, s, query, j0, j1, scores,
+                                              parts + static_cast<int64_t>(t) * part_floats);
       }
     });
+    for (int64_t query = 0; query < s.n_queries; ++query) {
+      kernels::attention_decode_combine_avx512(parts + query * chunks * part_floats, chunks, s, query, out);
+    }
     return;
   }
   // Keys of every KV head transposed once: kt [n_kv_heads][head_dim][ld].
@@ -113,7 +133,7 @@ void attention(const float* q, const float* k, const float* v, float* out, const
   const int64_t blocks = (s.n_queries + kQueryBlock - 1) / kQueryBlock;
   const int64_t group = s.n_heads / s.n_kv_heads;
   pool.parallel_for(static_cast<size_t>(s.n_heads * blocks), 1, [&](size_t begin, size_t end) {
-    float* scratch = attention_scratch(s.head_dim);
+    float* scratch = attention_scratch(kernels::attention_scratch_floats(s.head_dim));
     for (size_t t = begin; t < end; ++t) {
       const int64_t head = static_cast<int64_t>(t) / blocks;
       const int64_t block = static_cast<int64_t>(t) % blocks;

@@ -17,9 +17,17 @@ void transpose_keys_avx512(const float* k, const AttentionShape& s, int64_t kv_h
 void attention_rows_avx512(const float* q, const float* kt, int64_t ld, const float* v, float* out,
                            const AttentionShape& s, int64_t head, int64_t i0, int64_t i1, float* scratch);
 
-// One query row of one head straight from the row-major cache (decode).
-void attention_decode_avx512(const float* q, const float* k, const float* v, float* out, const AttentionShape& s,
-                             int64_t head, int64_t query, float* scratch);
+// Decode, split over keys: the partial result of query `query` over keys [j0, j1) for every
+// head, read row by row from the cache. scores: n_heads * (j1 - j0) floats of scratch.
+// partial[h * decode_partial_stride(d)]: o[d rounded up to 16] (unnormalised), then max, sum.
+void attention_decode_keys_avx512(const float* q, const float* k, const float* v, const AttentionShape& s,
+                                  int64_t query, int64_t j0, int64_t j1, float* scores, float* partial);
+
+// Merges `chunks` consecutive partials (each n_heads * decode_partial_stride) into out's row.
+void attention_decode_combine_avx512(const float* partials, int64_t chunks, const AttentionShape& s, int64_t query,
+                                     float* out);
+
+inline int64_t decode_partial_stride(int64_t head_dim) { return (head_dim + 15) / 16 * 16 + 16; }
 
 inline int64_t attention_scratch_floats(int64_t head_dim) { return 4 * 64 + 4 * ((head_dim + 15) / 16 * 16); }
 
