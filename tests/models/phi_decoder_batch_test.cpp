@@ -11,7 +11,12 @@
 namespace lumen {
 namespace {
 
-void check_batch_matches_single(const std::filesystem::path& dir) {
+// Element i of a cache row, as fp32, whatever the cache's dtype.
+float row_at(const void* row, DType dtype, int64_t i) {
+  return dtype == DType::kF16 ? f16_to_f32(static_cast<const uint16_t*>(row)[i]) : static_cast<const float*>(row)[i];
+}
+
+void check_batch_matches_single(const std::filesystem::path& dir, DType kv_dtype = DType::kF32) {
   auto engine = Engine::load(dir);
   const PhiDecoder& decoder = engine->model().decoder();
   const PhiConfig& c = decoder.config();
@@ -25,7 +30,7 @@ void check_batch_matches_single(const std::filesystem::path& dir) {
     std::vector<float> x(p.size() * static_cast<size_t>(d));
     decoder.embed(p.data(), static_cast<int64_t>(p.size()), x.data());
     for (auto* caches : {&alone, &batched}) {
-      caches->push_back(decoder.make_cache(16));
+      caches->push_back(decoder.make_cache(16, kv_dtype));
       decoder.forward(x.data(), static_cast<int64_t>(p.size()), caches->back(), nullptr, 0);
     }
   }
@@ -56,10 +61,12 @@ void check_batch_matches_single(const std::filesystem::path& dir) {
       EXPECT_EQ(std::max_element(e, e + vocab) - e, std::max_element(g, g + vocab) - g);
       ASSERT_EQ(batched[static_cast<size_t>(b)].length(), alone[static_cast<size_t>(b)].length());
       const int64_t last = alone[static_cast<size_t>(b)].length() - 1;
+      KvCache& got = batched[static_cast<size_t>(b)];
+      KvCache& want = alone[static_cast<size_t>(b)];
       for (int64_t l = 0; l < c.num_layers; ++l) {
         for (int64_t i = 0; i < kv; ++i) {
-          ASSERT_NEAR(batched[static_cast<size_t>(b)].keys(l)[last * kv + i], alone[static_cast<size_t>(b)].keys(l)[last * kv + i], 1e-4);
-          ASSERT_NEAR(batched[static_cast<size_t>(b)].values(l)[last * kv + i], alone[static_cast<size_t>(b)].values(l)[last * kv + i], 1e-4);
+          ASSERT_NEAR(row_at(got.key_row(l, last), kv_dtype, i), row_at(want.key_row(l, last), kv_dtype, i), 1e-4);
+          ASSERT_NEAR(row_at(got.value_row(l, last), kv_dtype, i), row_at(want.value_row(l, last), kv_dtype, i), 1e-4);
         }
       }
     }
@@ -70,6 +77,11 @@ TEST(PhiDecoderBatch, MatchesSingleSequenceForward) {
   check_batch_matches_single(testing::fixtures_dir() / "imp-tiny-a");
   check_batch_matches_single(testing::fixtures_dir() / "imp-tiny-b-msft");
   check_batch_matches_single(testing::bundled_model_dir());
+}
+
+TEST(PhiDecoderBatch, MatchesSingleSequenceForwardWithF16Cache) {
+  check_batch_matches_single(testing::fixtures_dir() / "imp-tiny-a", DType::kF16);
+  check_batch_matches_single(testing::bundled_model_dir(), DType::kF16);
 }
 
 TEST(PhiDecoderBatch, RefusesAFullCacheWithoutAdvancingAny) {

@@ -14,7 +14,8 @@ KvCache filled_cache(const PhiDecoder& decoder, int64_t n, int64_t capacity) {
   KvCache cache = decoder.make_cache(capacity);
   for (int64_t l = 0; l < decoder.config().num_layers; ++l) {
     for (int64_t p = 0; p < n; ++p) {
-      for (int64_t i = 0; i < cache.kv_width(); ++i) cache.keys(l)[p * cache.kv_width() + i] = static_cast<float>(p);
+      auto* row = static_cast<float*>(cache.key_row(l, p));
+      for (int64_t i = 0; i < cache.kv_width(); ++i) row[i] = static_cast<float>(p);
     }
   }
   cache.advance(n);
@@ -57,7 +58,7 @@ TEST(PrefixKvCache, HandsOverAContinuationAndCopiesAPartialMatch) {
   EXPECT_EQ(partial->positions, 3 + 64 + 2);
   EXPECT_EQ(partial->cache.length(), 69);
   EXPECT_GE(partial->cache.capacity(), 200);
-  EXPECT_EQ(partial->cache.keys(2)[68 * partial->cache.kv_width()], 68.0f);
+  EXPECT_EQ(static_cast<const float*>(partial->cache.key_row(2, 68))[0], 68.0f);
   EXPECT_EQ(cache.entries(), 1u);
 
   // The follow-up turn extends the held one: it is handed over whole (and leaves the cache),
@@ -67,7 +68,7 @@ TEST(PrefixKvCache, HandsOverAContinuationAndCopiesAPartialMatch) {
   auto whole = cache.acquire(prefix_keys(follow, kImage, std::vector<ContentHash>{img}), 1000, 120);
   ASSERT_TRUE(whole.has_value());
   EXPECT_EQ(whole->positions, 72);
-  EXPECT_EQ(whole->cache.keys(5)[71 * whole->cache.kv_width()], 71.0f);
+  EXPECT_EQ(static_cast<const float*>(whole->cache.key_row(5, 71))[0], 71.0f);
   EXPECT_EQ(cache.entries(), 0u);
   EXPECT_EQ(cache.bytes(), 0u);
 }

@@ -61,6 +61,11 @@ PhiDecoder PhiDecoder::load(const TensorStore& store, const PhiConfig& c, Weight
   decoder.final_layernorm_ =
       load_layer_norm(store, msft ? "lm_head.ln" : "model.final_layernorm", d, c.layer_norm_eps);
   decoder.lm_head_ = load_linear(store, msft ? "lm_head.linear" : "lm_head", c.vocab_size, d);
+  // A reduced-precision decoder already rounds its activations to bf16 or int8 inside every
+  // matmul; f16 keys and values (10-bit mantissa) add less error than that and halve the
+  // bytes decode attention reads.
+  const bool reduced = !decoder.layers_.empty() && decoder.layers_[0].q_proj.weight.precision == MatmulPrecision::kReduced;
+  decoder.kv_dtype_ = reduced ? DType::kF16 : DType::kF32;
   return decoder;
 }
 
@@ -74,8 +79,8 @@ void PhiDecoder::embed(const int32_t* ids, int64_t n, float* out) const {
   }
 }
 
-KvCache PhiDecoder::make_cache(int64_t capacity) const {
-  return KvCache(config_.num_layers, capacity, config_.num_kv_heads * config_.head_dim());
+KvCache PhiDecoder::make_cache(int64_t capacity, DType dtype) const {
+  return KvCache(config_.num_layers, capacity, config_.num_kv_heads * config_.head_dim(), dtype);
 }
 
 void PhiDecoder::run_layers(std::vector<float>& hidden, int64_t n, KvCache& cache) const {
@@ -92,20 +97,22 @@ void PhiDecoder::run_layers(std::vector<float>& hidden, int64_t n, KvCache& cach
   std::vector<float> normed(static_cast<size_t>(n * d)), q(static_cast<size_t>(n * d));
   std::vector<float> attn(static_cast<size_t>(n * d)), out(static_cast<size_t>(n * d));
   std::vector<float> mlp(static_cast<size_t>(n * c.intermediate_size));
+  std::vector<float> keys(static_cast<size_t>(n * kv)), values(static_cast<size_t>(n * kv));  // this step's, fp32
 
-  const AttentionShape shape = phi_attention_shape(c, n, past + n);
+  AttentionShape shape = phi_attention_shape(c, n, past + n);
+  shape.kv_dtype = cache.dtype();
 
   for (size_t li = 0; li < layers_.size(); ++li) {
     const PhiLayer& layer = layers_[li];
     const int64_t l = static_cast<int64_t>(li);
-    float* keys = cache.keys(l) + past * kv;      // this step's rows of the cache
-    float* values = cache.values(l) + past * kv;
     layer.input_layernorm.forward(hidden.data(), n, normed.data());
     layer.q_proj.forward(normed.data(), n, q.data());
-    layer.k_proj.forward(normed.data(), n, keys);
-    layer.v_proj.forward(normed.data(), n, values);
+    layer.k_proj.forward(normed.data(), n, keys.data());
+    layer.v_proj.forward(normed.data(), n, values.data());
     rope_neox_inplace(q.data(), n, d, c.num_heads, head_dim, c.rotary_dim, past, c.rope_theta);
-    rope_neox_inplace(keys, n, kv, c.num_kv_heads, head_dim, c.rotary_dim, past, c.rope_theta);
+    rope_neox_inplace(keys.data(), n, kv, c.num_kv_heads, head_dim, c.rotary_dim, past, c.rope_theta);
+    store_kv_rows(keys.data(), n, kv, cache.dtype(), cache.key_row(l, past));
+    store_kv_rows(values.data(), n, kv, cache.dtype(), cache.value_row(l, past));
     attention(q.data(), cache.keys(l), cache.values(l), attn.data(), shape);
     layer.dense.forward(attn.data(), n, out.data());
     // Parallel MLP on the same normed input.

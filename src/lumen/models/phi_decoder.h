@@ -43,7 +43,11 @@ class PhiDecoder {
   // by prompt-based embeddings. Same contract as forward otherwise.
   void forward_hidden(const float* x, int64_t n, KvCache& cache, float* last_hidden) const;
 
-  KvCache make_cache(int64_t capacity) const;
+  // A cache for `capacity` positions. Its rows are f16 when the decoder's matrices run at
+  // reduced precision (--quant), fp32 otherwise (exact, as the fixtures check).
+  KvCache make_cache(int64_t capacity) const { return make_cache(capacity, kv_dtype_); }
+  KvCache make_cache(int64_t capacity, DType dtype) const;  // kF32 or kF16, chosen by the caller
+  DType kv_dtype() const { return kv_dtype_; }
 
   // One decode step for `batch` independent sequences (continuous batching in the server):
   // x: [batch, hidden] holds each sequence's next input embedding, caches[b] is sequence b's
@@ -67,6 +71,7 @@ class PhiDecoder {
   std::vector<PhiLayer> layers_;
   LayerNormWeights final_layernorm_;
   Linear lm_head_;
+  DType kv_dtype_ = DType::kF32;
 };
 
 }  // namespace lumen

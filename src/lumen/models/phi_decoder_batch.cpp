@@ -7,7 +7,6 @@
 // The computation per row is the one PhiDecoder::run_layers does for a single position
 // (same kernels, same order), so a sequence gets the same logits batched or alone.
 #include <cmath>
-#include <cstring>
 
 #include "lumen/core/error.h"
 #include "lumen/kernels/cpu/attention.h"
@@ -51,12 +50,14 @@ void PhiDecoder::forward_batch(const float* x, int64_t batch, KvCache* const* ca
       KvCache& cache = *caches[b];
       const int64_t position = cache.length();
       float* qb = q.data() + b * d;
-      float* kb = cache.keys(l) + position * kv;  // this step's row of sequence b's cache
-      std::memcpy(kb, keys.data() + b * kv, static_cast<size_t>(kv) * sizeof(float));
-      std::memcpy(cache.values(l) + position * kv, values.data() + b * kv, static_cast<size_t>(kv) * sizeof(float));
+      float* kb = keys.data() + b * kv;
       rope_neox_inplace(qb, 1, d, c.num_heads, head_dim, c.rotary_dim, position, c.rope_theta);
       rope_neox_inplace(kb, 1, kv, c.num_kv_heads, head_dim, c.rotary_dim, position, c.rope_theta);
+      // This step's row of sequence b's cache.
+      store_kv_rows(kb, 1, kv, cache.dtype(), cache.key_row(l, position));
+      store_kv_rows(values.data() + b * kv, 1, kv, cache.dtype(), cache.value_row(l, position));
       shape.n_keys = position + 1;
+      shape.kv_dtype = cache.dtype();
       attention(qb, cache.keys(l), cache.values(l), attn.data() + b * d, shape);
     }
     layer.dense.forward(attn.data(), batch, out.data());

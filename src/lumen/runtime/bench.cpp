@@ -190,7 +190,8 @@ BenchResult run_bench(const BenchOptions& o) {
   result.prefill_gflops = decoder_flops(c, static_cast<double>(n_prompt), 0) / prefill / 1e9;
   result.decode_tok_s = static_cast<double>(o.decode_tokens) / decode;
   // Per step: every decoder matrix once, plus the KV cache up to that depth.
-  const double kv_row_bytes = 2.0 * static_cast<double>(c.text.num_kv_heads * c.text.head_dim()) * sizeof(float) *
+  const double kv_row_bytes = 2.0 * static_cast<double>(c.text.num_kv_heads * c.text.head_dim()) *
+                              static_cast<double>(dtype_size(decoder.kv_dtype())) *
                               static_cast<double>(c.text.num_layers);
   const double mean_depth = static_cast<double>(n_prompt) + static_cast<double>(o.decode_tokens) / 2;
   result.decode_gb_s = (static_cast<double>(result.decode_bytes_per_token) + kv_row_bytes * mean_depth) *

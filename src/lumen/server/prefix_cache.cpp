@@ -37,16 +37,16 @@ PrefixKvCache::PrefixKvCache(const PhiDecoder& decoder, int64_t tokens_per_image
 int64_t PrefixKvCache::key_positions(PrefixKey key) const { return (key & kImageBit) ? tokens_per_image_ : 1; }
 
 uint64_t PrefixKvCache::cache_bytes(const KvCache& cache, int64_t layers) {
-  return static_cast<uint64_t>(layers) * static_cast<uint64_t>(cache.capacity()) *
-         static_cast<uint64_t>(cache.kv_width()) * 2 * sizeof(float);
+  return static_cast<uint64_t>(layers) * static_cast<uint64_t>(cache.capacity()) * cache.row_bytes() * 2;
 }
 
 KvCache PrefixKvCache::copy_prefix(KvCache& source, int64_t positions, int64_t capacity) const {
   KvCache copy = decoder_.make_cache(capacity);
-  const size_t floats = static_cast<size_t>(positions * source.kv_width());
+  if (copy.dtype() != source.dtype()) fail_kind(ErrorKind::kInternal, "prefix cache: KV dtype changed");
+  const size_t bytes = static_cast<size_t>(positions) * source.row_bytes();
   for (int64_t l = 0; l < decoder_.config().num_layers; ++l) {
-    std::memcpy(copy.keys(l), source.keys(l), floats * sizeof(float));
-    std::memcpy(copy.values(l), source.values(l), floats * sizeof(float));
+    std::memcpy(copy.keys(l), source.keys(l), bytes);
+    std::memcpy(copy.values(l), source.values(l), bytes);
   }
   copy.advance(positions);
   return copy;

@@ -71,7 +71,7 @@ size_t BatchScheduler::queued() const {
 uint64_t BatchScheduler::kv_bytes(int64_t capacity) const {
   const PhiConfig& c = engine_.model().config().text;
   return static_cast<uint64_t>(c.num_layers) * static_cast<uint64_t>(capacity) *
-         static_cast<uint64_t>(c.num_kv_heads * c.head_dim()) * 2 * sizeof(float);
+         static_cast<uint64_t>(c.num_kv_heads * c.head_dim()) * 2 * dtype_size(engine_.model().decoder().kv_dtype());
 }
 
 std::shared_ptr<SequenceStream> BatchScheduler::submit(SequenceRequest request) {

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "lumen/core/cpu_features.h"
+#include "lumen/core/error.h"
 #include "lumen/core/thread_pool.h"
 #include "lumen/kernels/cpu/attention_kernels.h"
 
@@ -15,10 +17,14 @@ namespace {
 inline int64_t visible_keys(const AttentionShape& s, int64_t query) {
   return s.causal ? std::min(s.n_keys, s.n_keys - s.n_queries + query + 1) : s.n_keys;
 }
+// Element i of a key/value buffer of the shape's kv_dtype, as fp32 (exact).
+inline float kv_at(const void* base, DType dtype, int64_t i) {
+  return dtype == DType::kF16 ? f16_to_f32(static_cast<const uint16_t*>(base)[i]) : static_cast<const float*>(base)[i];
+}
 }  // namespace
 
 // Portable path: one (query, head) per task, scalar loops.
-static void attention_generic(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+static void attention_generic(const float* q, const void* k, const void* v, float* out, const AttentionShape& s) {
   const int64_t group = s.n_heads / s.n_kv_heads;
   const int64_t d = s.head_dim;
   constexpr int64_t kTile = 64;
@@ -39,9 +45,9 @@ static void attention_generic(const float* q, const float* k, const float* v, fl
         const int64_t j1 = std::min(n_visible, j0 + kTile);
         float tile_max = -std::numeric_limits<float>::infinity();
         for (int64_t j = j0; j < j1; ++j) {
-          const float* kj = k + j * s.kv_stride + kvh * d;
+          const int64_t kj = j * s.kv_stride + kvh * d;
           float dot = 0.0f;
-          for (int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
+          for (int64_t c = 0; c < d; ++c) dot += qi[c] * kv_at(k, s.kv_dtype, kj + c);
           scores[j - j0] = dot * s.scale;
           tile_max = std::max(tile_max, scores[j - j0]);
         }
@@ -53,8 +59,8 @@ static void attention_generic(const float* q, const float* k, const float* v, fl
         for (int64_t j = j0; j < j1; ++j) {
           const float p = std::exp(scores[j - j0] - new_max);
           running_sum += p;
-          const float* vj = v + j * s.kv_stride + kvh * d;
-          for (int64_t c = 0; c < d; ++c) acc[c] += p * vj[c];
+          const int64_t vj = j * s.kv_stride + kvh * d;
+          for (int64_t c = 0; c < d; ++c) acc[c] += p * kv_at(v, s.kv_dtype, vj + c);
         }
         running_max = new_max;
       }
@@ -89,8 +95,11 @@ constexpr int64_t kQueryBlock = 32;
 
 }  // namespace
 
-void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+void attention(const float* q, const void* k, const void* v, float* out, const AttentionShape& s) {
   if (s.n_queries <= 0 || s.n_heads <= 0) return;
+  if (s.kv_dtype != DType::kF32 && s.kv_dtype != DType::kF16) {
+    fail("attention: keys and values must be f32 or f16, not ", dtype_name(s.kv_dtype));
+  }
   if (cpu_level() != CpuLevel::kAvx512) {
     attention_generic(q, k, v, out, s);
     return;
@@ -145,7 +154,7 @@ void attention(const float* q, const float* k, const float* v, float* out, const
   });
 }
 
-void attention_reference(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+void attention_reference(const float* q, const void* k, const void* v, float* out, const AttentionShape& s) {
   const int64_t group = s.n_heads / s.n_kv_heads;
   const int64_t d = s.head_dim;
   std::vector<double> scores(static_cast<size_t>(s.n_keys));
@@ -156,7 +165,9 @@ void attention_reference(const float* q, const float* k, const float* v, float* 
       double max = -std::numeric_limits<double>::infinity();
       for (int64_t j = 0; j < n_visible; ++j) {
         double dot = 0.0;
-        for (int64_t c = 0; c < d; ++c) dot += double(q[i * s.q_stride + h * d + c]) * k[j * s.kv_stride + kvh * d + c];
+        for (int64_t c = 0; c < d; ++c) {
+          dot += double(q[i * s.q_stride + h * d + c]) * kv_at(k, s.kv_dtype, j * s.kv_stride + kvh * d + c);
+        }
         scores[j] = dot * s.scale;
         max = std::max(max, scores[j]);
       }
@@ -164,10 +175,22 @@ void attention_reference(const float* q, const float* k, const float* v, float* 
       for (int64_t j = 0; j < n_visible; ++j) sum += (scores[j] = std::exp(scores[j] - max));
       for (int64_t c = 0; c < d; ++c) {
         double o = 0.0;
-        for (int64_t j = 0; j < n_visible; ++j) o += scores[j] * v[j * s.kv_stride + kvh * d + c];
+        for (int64_t j = 0; j < n_visible; ++j) o += scores[j] * kv_at(v, s.kv_dtype, j * s.kv_stride + kvh * d + c);
         out[i * s.out_stride + h * d + c] = static_cast<float>(n_visible > 0 ? o / sum : 0.0);
       }
     }
+  }
+}
+
+void store_kv_rows(const float* src, int64_t n, int64_t width, DType dtype, void* dst) {
+  const int64_t count = n * width;
+  if (dtype == DType::kF32) {
+    std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(float));
+  } else if (cpu_level() == CpuLevel::kAvx512) {
+    kernels::f32_to_f16_avx512(src, count, static_cast<uint16_t*>(dst));
+  } else {
+    auto* out = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < count; ++i) out[i] = f32_to_f16(src[i]);
   }
 }
 

@@ -39,6 +39,10 @@ inline int64_t visible(const AttentionShape& s, int64_t query) {
   return v < s.n_keys ? v : s.n_keys;
 }
 
+// 16 (masked) keys/values of the cache's element type as fp32; f16 widens exactly.
+inline __m512 load_kv(__mmask16 m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load_kv(__mmask16 m, const uint16_t* p) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
 // Online-softmax state of one query row: running max, running sum, output accumulator o[d].
 struct RowState {
   float max, sum;
@@ -47,7 +51,8 @@ struct RowState {
 
 // Folds a tile of raw scores (already scaled, -inf where masked) into a row's state:
 // o = o * e^(old_max - new_max) + sum_j e^(s_j - new_max) v_j.
-void fold_tile(RowState& st, float* scores, int64_t count, const float* v, int64_t kv_stride, int64_t d) {
+template <typename T>
+void fold_tile(RowState& st, float* scores, int64_t count, const T* v, int64_t kv_stride, int64_t d) {
   const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
   __m512 vmax = neg_inf;
   for (int64_t j = 0; j < count; j += 16) {
@@ -73,10 +78,10 @@ void fold_tile(RowState& st, float* scores, int64_t count, const float* v, int64
     __m512 acc = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, st.o + c), corr);
     int64_t j = 0;
     for (; j + 2 <= count; j += 2) {
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(scores[j]), _mm512_maskz_loadu_ps(m, v + j * kv_stride + c), acc);
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(scores[j + 1]), _mm512_maskz_loadu_ps(m, v + (j + 1) * kv_stride + c), acc);
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(scores[j]), load_kv(m, v + j * kv_stride + c), acc);
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(scores[j + 1]), load_kv(m, v + (j + 1) * kv_stride + c), acc);
     }
-    for (; j < count; ++j) acc = _mm512_fmadd_ps(_mm512_set1_ps(scores[j]), _mm512_maskz_loadu_ps(m, v + j * kv_stride + c), acc);
+    for (; j < count; ++j) acc = _mm512_fmadd_ps(_mm512_set1_ps(scores[j]), load_kv(m, v + j * kv_stride + c), acc);
     _mm512_mask_storeu_ps(st.o + c, m, acc);
   }
 }
@@ -88,22 +93,44 @@ void finish_row(const RowState& st, float* out, int64_t d) {
 
 }  // namespace
 
-void transpose_keys_avx512(const float* k, const AttentionShape& s, int64_t kv_head, float* kt, int64_t ld) {
+namespace {
+
+template <typename T>
+void transpose_keys(const T* k, const AttentionShape& s, int64_t kv_head, float* kt, int64_t ld) {
   const int64_t d = s.head_dim;
   for (int64_t j = 0; j < s.n_keys; ++j) {
-    const float* kj = k + j * s.kv_stride + kv_head * d;
-    for (int64_t c = 0; c < d; ++c) kt[c * ld + j] = kj[c];
+    const T* kj = k + j * s.kv_stride + kv_head * d;
+    for (int64_t c = 0; c < d; ++c) {
+      if constexpr (sizeof(T) == 2) {
+        kt[c * ld + j] = _cvtsh_ss(kj[c]);
+      } else {
+        kt[c * ld + j] = kj[c];
+      }
+    }
   }
   for (int64_t c = 0; c < d; ++c) {
     for (int64_t j = s.n_keys; j < ld; ++j) kt[c * ld + j] = 0.0f;
   }
 }
 
-void attention_rows_avx512(const float* q, const float* kt, int64_t ld, const float* v, float* out,
-                           const AttentionShape& s, int64_t head, int64_t i0, int64_t i1, float* scratch) {
+}  // namespace
+
+void transpose_keys_avx512(const void* k, const AttentionShape& s, int64_t kv_head, float* kt, int64_t ld) {
+  if (s.kv_dtype == DType::kF16) {
+    transpose_keys(static_cast<const uint16_t*>(k), s, kv_head, kt, ld);
+  } else {
+    transpose_keys(static_cast<const float*>(k), s, kv_head, kt, ld);
+  }
+}
+
+namespace {
+
+template <typename T>
+void attention_rows(const float* q, const float* kt, int64_t ld, const T* v, float* out, const AttentionShape& s,
+                    int64_t head, int64_t i0, int64_t i1, float* scratch) {
   const int64_t d = s.head_dim;
   const int64_t kvh = head / (s.n_heads / s.n_kv_heads);
-  const float* vh = v + kvh * d;
+  const T* vh = v + kvh * d;
   // scratch: scores [kRows][kKeyTile], o [kRows][d rounded up to 16].
   float* scores = scratch;
   const int64_t d16 = (d + 15) / 16 * 16;
@@ -153,6 +180,17 @@ void attention_rows_avx512(const float* q, const float* kt, int64_t ld, const fl
   }
 }
 
+}  // namespace
+
+void attention_rows_avx512(const float* q, const float* kt, int64_t ld, const void* v, float* out,
+                           const AttentionShape& s, int64_t head, int64_t i0, int64_t i1, float* scratch) {
+  if (s.kv_dtype == DType::kF16) {
+    attention_rows(q, kt, ld, static_cast<const uint16_t*>(v), out, s, head, i0, i1, scratch);
+  } else {
+    attention_rows(q, kt, ld, static_cast<const float*>(v), out, s, head, i0, i1, scratch);
+  }
+}
+
 namespace {
 
 // Lane i of the result = sum of the lanes of acc[(i % 4) * 4 + i / 4]: 16 horizontal sums in
@@ -187,31 +225,31 @@ struct HeadSlice {
   __mmask16 mask(int64_t c) const { return c + 1 == count() ? last : __mmask16(0xffff); }
 };
 
-template <int CH>
-inline __m512 dot_slice(const HeadSlice<CH>& hs, const float* qh, const float* kh, const float* prefetch) {
+template <int CH, typename T>
+inline __m512 dot_slice(const HeadSlice<CH>& hs, const float* qh, const T* kh, const T* prefetch) {
   __m512 acc = _mm512_setzero_ps();
   for (int64_t c = 0; c < hs.count(); ++c) {
     const __mmask16 m = hs.mask(c);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qh + 16 * c), _mm512_maskz_loadu_ps(m, kh + 16 * c), acc);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qh + 16 * c), load_kv(m, kh + 16 * c), acc);
     _mm_prefetch(reinterpret_cast<const char*>(prefetch + 16 * c), _MM_HINT_T0);
   }
   return acc;
 }
 
 // scores[h * count + j] = scale * q_h . k_(j0 + j) for every head, one cache row at a time.
-template <int CH>
-void decode_scores(const HeadSlice<CH>& hs, const float* qi, const float* k, const AttentionShape& s, int64_t j0,
+template <int CH, typename T>
+void decode_scores(const HeadSlice<CH>& hs, const float* qi, const T* k, const AttentionShape& s, int64_t j0,
                    int64_t count, float* scores) {
   const int64_t d = s.head_dim, heads = s.n_heads, group = s.n_heads / s.n_kv_heads;
   const int64_t ahead = kPrefetchRows * s.kv_stride;
   const __m512 scale = _mm512_set1_ps(s.scale);
   for (int64_t j = 0; j < count; ++j) {
-    const float* row = k + (j0 + j) * s.kv_stride;
+    const T* row = k + (j0 + j) * s.kv_stride;
     int64_t h = 0;
     for (; h + 16 <= heads; h += 16) {
       __m512 acc[16];
       for (int i = 0; i < 16; ++i) {
-        const float* kh = row + ((h + i) / group) * d;
+        const T* kh = row + ((h + i) / group) * d;
         acc[transposed_slot(i)] = dot_slice(hs, qi + (h + i) * d, kh, kh + ahead);
       }
       const __m512 sums = _mm512_mul_ps(sum16_transposed(acc), scale);
@@ -221,7 +259,7 @@ void decode_scores(const HeadSlice<CH>& hs, const float* qi, const float* k, con
                            sums, 4);
     }
     for (; h < heads; ++h) {
-      const float* kh = row + (h / group) * d;
+      const T* kh = row + (h / group) * d;
       scores[h * count + j] = _mm512_reduce_add_ps(dot_slice(hs, qi + h * d, kh, kh + ahead)) * s.scale;
     }
   }
@@ -230,23 +268,23 @@ void decode_scores(const HeadSlice<CH>& hs, const float* qi, const float* k, con
 // o_h += sum_j p_hj v_(j0 + j) for every head, rows taken kVRows at a time so each o_h
 // vector is loaded and stored once per group of rows.
 constexpr int64_t kVRows = 4;
-template <int CH>
-void decode_values(const HeadSlice<CH>& hs, const float* v, const AttentionShape& s, int64_t j0, int64_t count,
+template <int CH, typename T>
+void decode_values(const HeadSlice<CH>& hs, const T* v, const AttentionShape& s, int64_t j0, int64_t count,
                    const float* p, float* partial, int64_t stride) {
   const int64_t d = s.head_dim, heads = s.n_heads, group = s.n_heads / s.n_kv_heads;
   const int64_t ahead = kPrefetchRows * s.kv_stride;
   for (int64_t jb = 0; jb < count; jb += kVRows) {
     const int64_t rows = count - jb < kVRows ? count - jb : kVRows;
-    const float* block = v + (j0 + jb) * s.kv_stride;
+    const T* block = v + (j0 + jb) * s.kv_stride;
     for (int64_t h = 0; h < heads; ++h) {
-      const float* vh = block + (h / group) * d;
+      const T* vh = block + (h / group) * d;
       float* o = partial + h * stride;
       for (int64_t c = 0; c < hs.count(); ++c) {
         const __mmask16 m = hs.mask(c);
         __m512 acc = _mm512_loadu_ps(o + 16 * c);
         for (int64_t r = 0; r < rows; ++r) {
           acc = _mm512_fmadd_ps(_mm512_set1_ps(p[h * count + jb + r]),
-                                _mm512_maskz_loadu_ps(m, vh + r * s.kv_stride + 16 * c), acc);
+                                load_kv(m, vh + r * s.kv_stride + 16 * c), acc);
           _mm_prefetch(reinterpret_cast<const char*>(vh + r * s.kv_stride + ahead + 16 * c), _MM_HINT_T0);
         }
         _mm512_storeu_ps(o + 16 * c, acc);
@@ -255,8 +293,8 @@ void decode_values(const HeadSlice<CH>& hs, const float* v, const AttentionShape
   }
 }
 
-template <int CH>
-void decode_keys(const HeadSlice<CH>& hs, const float* q, const float* k, const float* v, const AttentionShape& s,
+template <int CH, typename T>
+void decode_keys(const HeadSlice<CH>& hs, const float* q, const T* k, const T* v, const AttentionShape& s,
                  int64_t query, int64_t j0, int64_t count, float* scores, float* partial) {
   const int64_t d16 = (s.head_dim + 15) / 16 * 16;
   const int64_t stride = decode_partial_stride(s.head_dim);
@@ -282,13 +320,26 @@ void decode_keys(const HeadSlice<CH>& hs, const float* q, const float* k, const 
   decode_values(hs, v, s, j0, count, scores, partial, stride);
 }
 
+template <typename T>
+void decode_keys_any_head(const float* q, const T* k, const T* v, const AttentionShape& s, int64_t query, int64_t j0,
+                          int64_t count, float* scores, float* partial) {
+  const int64_t chunks = (s.head_dim + 15) / 16;
+  const __mmask16 last = lanes(s.head_dim - (chunks - 1) * 16);
+  switch (chunks) {  // the head sizes in use: 64 (4), 72 and 80 (5), 96 (6), 128 (8)
+    case 4: decode_keys(HeadSlice<4>{4, last}, q, k, v, s, query, j0, count, scores, partial); break;
+    case 5: decode_keys(HeadSlice<5>{5, last}, q, k, v, s, query, j0, count, scores, partial); break;
+    case 6: decode_keys(HeadSlice<6>{6, last}, q, k, v, s, query, j0, count, scores, partial); break;
+    case 8: decode_keys(HeadSlice<8>{8, last}, q, k, v, s, query, j0, count, scores, partial); break;
+    default: decode_keys(HeadSlice<0>{chunks, last}, q, k, v, s, query, j0, count, scores, partial); break;
+  }
+}
+
 }  // namespace
 
-void attention_decode_keys_avx512(const float* q, const float* k, const float* v, const AttentionShape& s,
+void attention_decode_keys_avx512(const float* q, const void* k, const void* v, const AttentionShape& s,
                                   int64_t query, int64_t j0, int64_t j1, float* scores, float* partial) {
-  const int64_t d = s.head_dim;
-  const int64_t d16 = (d + 15) / 16 * 16;
-  const int64_t stride = decode_partial_stride(d);
+  const int64_t d16 = (s.head_dim + 15) / 16 * 16;
+  const int64_t stride = decode_partial_stride(s.head_dim);
   for (int64_t h = 0; h < s.n_heads; ++h) {
     float* part = partial + h * stride;
     for (int64_t c = 0; c < d16; ++c) part[c] = 0.0f;
@@ -297,14 +348,12 @@ void attention_decode_keys_avx512(const float* q, const float* k, const float* v
   }
   const int64_t count = j1 - j0;
   if (count <= 0) return;
-  const int64_t chunks = d16 / 16;
-  const __mmask16 last = lanes(d - (chunks - 1) * 16);
-  switch (chunks) {  // the head sizes in use: 64 (4), 72 and 80 (5), 96 (6), 128 (8)
-    case 4: decode_keys(HeadSlice<4>{4, last}, q, k, v, s, query, j0, count, scores, partial); break;
-    case 5: decode_keys(HeadSlice<5>{5, last}, q, k, v, s, query, j0, count, scores, partial); break;
-    case 6: decode_keys(HeadSlice<6>{6, last}, q, k, v, s, query, j0, count, scores, partial); break;
-    case 8: decode_keys(HeadSlice<8>{8, last}, q, k, v, s, query, j0, count, scores, partial); break;
-    default: decode_keys(HeadSlice<0>{chunks, last}, q, k, v, s, query, j0, count, scores, partial); break;
+  if (s.kv_dtype == DType::kF16) {
+    decode_keys_any_head(q, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v), s, query, j0, count,
+                         scores, partial);
+  } else {
+    decode_keys_any_head(q, static_cast<const float*>(k), static_cast<const float*>(v), s, query, j0, count, scores,
+                         partial);
   }
 }
 
@@ -344,6 +393,14 @@ void attention_decode_combine_avx512(const float* partials, int64_t chunks, cons
       const __mmask16 m = lanes(d - i);
       _mm512_mask_storeu_ps(oh + i, m, _mm512_mul_ps(inv, _mm512_maskz_loadu_ps(m, oh + i)));
     }
+  }
+}
+
+void f32_to_f16_avx512(const float* src, int64_t count, uint16_t* dst) {
+  for (int64_t i = 0; i < count; i += 16) {
+    const __mmask16 m = lanes(count - i);
+    _mm256_mask_storeu_epi16(dst + i, m,
+                             _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
 }
 
