@@ -77,12 +77,6 @@ const std::map<std::string, std::string>& TensorStore::metadata() const {
   return shards_.empty() ? kEmpty : shards_.front()->metadata();
 }
 
-void AlignedFree::operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(64)); }
-
-OwnedBytes TensorStore::allocate(size_t nbytes) {
-  return OwnedBytes(static_cast<uint8_t*>(::operator new[](nbytes == 0 ? 1 : nbytes, std::align_val_t(64))));
-}
-
 std::unique_ptr<TensorStore> TensorStore::in_memory(const std::string& label) {
   auto store = std::unique_ptr<TensorStore>(new TensorStore());
   store->dir_ = label;

@@ -10,15 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "lumen/core/large_buffer.h"
 #include "lumen/formats/safetensors.h"
 
 namespace lumen {
 
 // Heap memory owned by a TensorStore (converted or generated weights).
-struct AlignedFree {
-  void operator()(uint8_t* p) const;
-};
-using OwnedBytes = std::unique_ptr<uint8_t[], AlignedFree>;
+using OwnedBytes = LargeBuffer;
 
 class TensorStore {
  public:
@@ -42,8 +40,8 @@ class TensorStore {
   // Adds a tensor (or replaces one of that name, e.g. a converted copy of a mapped tensor)
   // whose bytes the store now owns. Throws Error if nbytes does not match dtype x shape.
   void put(const std::string& name, DType dtype, const std::vector<int64_t>& shape, OwnedBytes bytes);
-  // Uninitialised, 64-byte aligned memory for put(): only the pages written are faulted in.
-  static OwnedBytes allocate(size_t nbytes);
+  // Uninitialised memory for put() (see core/large_buffer.h).
+  static OwnedBytes allocate(size_t nbytes) { return allocate_large_buffer(nbytes); }
 
   // Tensors whose matmuls may use reduced-precision activations (chosen with --quant).
   void set_reduced_precision(const std::string& name) { reduced_.insert(name); }

@@ -1,5 +1,9 @@
 #include "lumen/runtime/bench.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -65,6 +69,11 @@ uint64_t peak_rss_bytes() {
 }
 
 void reset_peak_rss() {
+#ifdef __GLIBC__
+  // Hand memory freed by earlier runs (another format's weights and activations) back to the
+  // kernel first, so each run's peak counts only what that run holds.
+  malloc_trim(0);
+#endif
   std::ofstream clear("/proc/self/clear_refs");
   clear << "5";  // resets VmHWM to the current RSS (Linux >= 4.0)
 }

@@ -6,10 +6,10 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "lumen/core/dtype.h"
+#include "lumen/core/large_buffer.h"
 #include "lumen/core/error.h"
 
 namespace lumen {
@@ -24,8 +24,8 @@ class KvCache {
     // resident memory, so a long context reserves address space, not RAM.
     const size_t bytes = static_cast<size_t>(capacity) * row_bytes();
     for (int64_t l = 0; l < layers; ++l) {
-      keys_.emplace_back(new uint8_t[bytes]);
-      values_.emplace_back(new uint8_t[bytes]);
+      keys_.push_back(allocate_large_buffer(bytes));
+      values_.push_back(allocate_large_buffer(bytes));
     }
   }
 
@@ -63,8 +63,8 @@ class KvCache {
   int64_t kv_width_ = 0;
   int64_t length_ = 0;
   DType dtype_ = DType::kF32;
-  std::vector<std::unique_ptr<uint8_t[]>> keys_;
-  std::vector<std::unique_ptr<uint8_t[]>> values_;
+  std::vector<LargeBuffer> keys_;
+  std::vector<LargeBuffer> values_;
 };
 
 }  // namespace lumen
