@@ -96,6 +96,7 @@ int run_bench(int argc, char** argv) {
     std::printf("%-5s %3s | %9s %7s %7s | %8s %7s | %7s %6s %6s %7s | %7s %7s %6s\n", "", "", "", "", "", "tok/s",
                 "", "tok/s", "", "GB/s", "tok/s", "GB", "GB", "");
   }
+  int runs = 0;
   for (int t : threads) {
     for (const auto& q : quants) {
       options.quant = q;
@@ -122,6 +123,7 @@ int run_bench(int argc, char** argv) {
                     {"weight_bytes", r.weight_bytes},
                     {"decode_weight_bytes_per_token", r.decode_bytes_per_token},
                     {"peak_rss_bytes", r.peak_rss_bytes},
+                    {"earlier_runs_in_process", runs},
                     {"load_s", r.load_s}});
       } else {
         std::printf("%-5s %3d | %9.2f %7.2f %7.0f | %8.1f %7.0f | %7.2f %6.1f %6.1f %7.1f | %7.2f %7.2f %6.1f\n",
@@ -130,7 +132,12 @@ int run_bench(int argc, char** argv) {
                     gb(r.peak_rss_bytes), r.load_s);
       }
       std::fflush(stdout);
+      ++runs;
     }
+  }
+  if (!json && runs > 1) {
+    std::printf("peak: the process's high-water mark during each run; a run after another can include memory the\n"
+                "allocator kept from it. For memory figures, run one --quant and --threads per invocation.\n");
   }
   return 0;
 }

@@ -56,7 +56,7 @@ TEST_P(LinearAgainstReference, MatchesScalarReferenceOnOddShapes) {
     for (float& v : bias) v = normal(rng);
     std::vector<float> y(static_cast<size_t>(m * n)), expected(static_cast<size_t>(m * n));
     linear(x.data(), m, w.view, bias.data(), y.data());
-    // The portable path is always exact; the AVX-512 path follows the requested precision,
+    // The portable and AVX2 paths are always exact; the AVX-512 path follows the requested precision,
     // except the GEMV (m <= 4) over float weights, which is bandwidth bound and stays exact.
     const bool reduced = precision == MatmulPrecision::kReduced && cpu_level() == CpuLevel::kAvx512 &&
                          (dtype_block(dtype) != 1 || m > 4);
@@ -78,7 +78,7 @@ TEST_P(LinearAgainstReference, MatchesScalarReferenceOnOddShapes) {
 INSTANTIATE_TEST_SUITE_P(
     AllPaths, LinearAgainstReference,
     ::testing::Combine(::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0),
-                       ::testing::Values(CpuLevel::kGeneric, CpuLevel::kAvx512),
+                       ::testing::Values(CpuLevel::kGeneric, CpuLevel::kAvx2, CpuLevel::kAvx512),
                        ::testing::Values(MatmulPrecision::kExact, MatmulPrecision::kReduced)),
     [](const auto& info) {
       return std::string(dtype_name(std::get<0>(info.param))) + "_" + cpu_level_name(std::get<1>(info.param)) +

@@ -57,6 +57,19 @@ void linear_generic(const float* x, int64_t m, const WeightMatrix& w, const floa
   });
 }
 
+// AVX2 machines: blocks of weight rows widened to fp32 once per thread, exact arithmetic.
+void linear_avx2(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
+  constexpr int64_t kBlock = kernels::kAvx2RowsPerBlock;
+  const size_t blocks = static_cast<size_t>((w.rows + kBlock - 1) / kBlock);
+  ThreadPool::global().parallel_for(blocks, 1, [&](size_t begin, size_t end) {
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < static_cast<size_t>(kBlock * w.cols)) scratch.resize(static_cast<size_t>(kBlock * w.cols));
+    const int64_t n0 = static_cast<int64_t>(begin) * kBlock;
+    const int64_t n1 = std::min(w.rows, static_cast<int64_t>(end) * kBlock);
+    kernels::linear_rows_avx2(x, m, w.cols, w.dtype, w.data, w.row_bytes(), bias, y, w.rows, n0, n1, scratch.data());
+  });
+}
+
 // 64-byte aligned, grow-only buffers. Activation buffers belong to the calling thread; each
 // pool thread has its own packing scratch.
 struct AlignedBuffer {
@@ -167,6 +180,10 @@ void linear_reference_reduced(const float* x, int64_t m, const WeightMatrix& w, 
 
 void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
   if (m <= 0 || w.rows <= 0) return;
+  if (cpu_level() == CpuLevel::kAvx2) {
+    linear_avx2(x, m, w, bias, y);
+    return;
+  }
   if (cpu_level() != CpuLevel::kAvx512) {
     linear_generic(x, m, w, bias, y);
     return;

@@ -1,5 +1,5 @@
 // Internal interface between linear.cpp (checks, activation preparation, threading, dispatch)
-// and the per-instruction-set matmul kernels in linear_avx512.cpp. Kernel files are compiled
+// and the per-instruction-set matmul kernels in linear_avx512.cpp and linear_avx2.cpp. Kernel files are compiled
 // with -mavx512*, so they use no standard-library templates shared with portable code (an
 // out-of-line copy compiled for AVX-512 could be picked by the linker for everyone); they get
 // plain pointers and scratch memory from the caller.
@@ -47,6 +47,13 @@ void gemm_bf16_avx512(const PreparedActivations& a, const WeightMatrix& w, const
                       int64_t n1, void* scratch);
 void gemm_q8_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
                     int64_t n1, void* scratch);
+// AVX2 + FMA + F16C (linear_avx2.cpp), exact fp32 for every stored type: y[:, n0:n1] (row
+// stride ldy) for every row of x [m, k]; w points at stored row 0, row_bytes apart. scratch:
+// kAvx2RowsPerBlock * k floats per thread.
+constexpr int64_t kAvx2RowsPerBlock = 16;
+void linear_rows_avx2(const float* x, int64_t m, int64_t k, DType dtype, const uint8_t* w, size_t row_bytes,
+                      const float* bias, float* y, int64_t ldy, int64_t n0, int64_t n1, float* scratch);
+
 // x [m, k] fp32 -> bf16 rows of 2 * k_pairs (round to nearest even).
 void convert_to_bf16_avx512(const float* x, int64_t m, int64_t k, int64_t k_pairs, uint16_t* out);
 
