@@ -64,7 +64,8 @@ PhiDecoder PhiDecoder::load(const TensorStore& store, const PhiConfig& c, Weight
   // A reduced-precision decoder already rounds its activations to bf16 or int8 inside every
   // matmul; f16 keys and values (10-bit mantissa) add less error than that and halve the
   // bytes decode attention reads.
-  const bool reduced = !decoder.layers_.empty() && decoder.layers_[0].q_proj.weight.precision == MatmulPrecision::kReduced;
+  const bool reduced =
+      !decoder.layers_.empty() && decoder.layers_[0].q_proj.weight.precision == MatmulPrecision::kReduced;
   decoder.kv_dtype_ = reduced ? DType::kF16 : DType::kF32;
   return decoder;
 }

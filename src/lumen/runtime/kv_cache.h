@@ -33,7 +33,6 @@ class KvCache {
   int64_t capacity() const { return capacity_; }
   int64_t kv_width() const { return kv_width_; }
   DType dtype() const { return dtype_; }
-  int64_t layers() const { return static_cast<int64_t>(keys_.size()); }
   size_t row_bytes() const { return static_cast<size_t>(kv_width_) * dtype_size(dtype_); }
   // Row 0 of a layer's keys / values, in dtype().
   void* keys(int64_t layer) { return keys_[static_cast<size_t>(layer)].get(); }
@@ -45,8 +44,6 @@ class KvCache {
   void* value_row(int64_t layer, int64_t position) {
     return static_cast<uint8_t*>(values(layer)) + position * row_bytes();
   }
-  // Bytes allocated (address space; resident only as rows are written).
-  uint64_t capacity_bytes() const { return 2 * keys_.size() * static_cast<uint64_t>(capacity_) * row_bytes(); }
 
   // Marks n more positions as filled (after every layer wrote them).
   void advance(int64_t n) {
