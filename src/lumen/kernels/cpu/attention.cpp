@@ -17,14 +17,18 @@ namespace {
 inline int64_t visible_keys(const AttentionShape& s, int64_t query) {
   return s.causal ? std::min(s.n_keys, s.n_keys - s.n_queries + query + 1) : s.n_keys;
 }
-// Element i of a key/value buffer of the shape's kv_dtype, as fp32 (exact).
+// A key/value element as fp32 (exact), by storage type.
+inline float widen(float x) { return x; }
+inline float widen(uint16_t h) { return f16_to_f32(h); }
+// Element i of a key/value buffer of the shape's kv_dtype (the reference's per-element view).
 inline float kv_at(const void* base, DType dtype, int64_t i) {
-  return dtype == DType::kF16 ? f16_to_f32(static_cast<const uint16_t*>(base)[i]) : static_cast<const float*>(base)[i];
+  return dtype == DType::kF16 ? widen(static_cast<const uint16_t*>(base)[i]) : static_cast<const float*>(base)[i];
 }
 }  // namespace
 
-// Portable path: one (query, head) per task, scalar loops.
-static void attention_generic(const float* q, const void* k, const void* v, float* out, const AttentionShape& s) {
+// Portable path: one (query, head) per task, scalar loops; T is the cache's element type.
+template <typename T>
+static void attention_generic(const float* q, const T* k, const T* v, float* out, const AttentionShape& s) {
   const int64_t group = s.n_heads / s.n_kv_heads;
   const int64_t d = s.head_dim;
   constexpr int64_t kTile = 64;
@@ -45,9 +49,9 @@ static void attention_generic(const float* q, const void* k, const void* v, floa
         const int64_t j1 = std::min(n_visible, j0 + kTile);
         float tile_max = -std::numeric_limits<float>::infinity();
         for (int64_t j = j0; j < j1; ++j) {
-          const int64_t kj = j * s.kv_stride + kvh * d;
+          const T* kj = k + j * s.kv_stride + kvh * d;
           float dot = 0.0f;
-          for (int64_t c = 0; c < d; ++c) dot += qi[c] * kv_at(k, s.kv_dtype, kj + c);
+          for (int64_t c = 0; c < d; ++c) dot += qi[c] * widen(kj[c]);
           scores[j - j0] = dot * s.scale;
           tile_max = std::max(tile_max, scores[j - j0]);
         }
@@ -59,8 +63,8 @@ static void attention_generic(const float* q, const void* k, const void* v, floa
         for (int64_t j = j0; j < j1; ++j) {
           const float p = std::exp(scores[j - j0] - new_max);
           running_sum += p;
-          const int64_t vj = j * s.kv_stride + kvh * d;
-          for (int64_t c = 0; c < d; ++c) acc[c] += p * kv_at(v, s.kv_dtype, vj + c);
+          const T* vj = v + j * s.kv_stride + kvh * d;
+          for (int64_t c = 0; c < d; ++c) acc[c] += p * widen(vj[c]);
         }
         running_max = new_max;
       }
@@ -101,7 +105,11 @@ void attention(const float* q, const void* k, const void* v, float* out, const A
     fail("attention: keys and values must be f32 or f16, not ", dtype_name(s.kv_dtype));
   }
   if (cpu_level() != CpuLevel::kAvx512) {
-    attention_generic(q, k, v, out, s);
+    if (s.kv_dtype == DType::kF16) {
+      attention_generic(q, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v), out, s);
+    } else {
+      attention_generic(q, static_cast<const float*>(k), static_cast<const float*>(v), out, s);
+    }
     return;
   }
   ThreadPool& pool = ThreadPool::global();

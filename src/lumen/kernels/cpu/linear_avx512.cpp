@@ -324,6 +324,20 @@ void pack_bf16(const WeightMatrix& w, int64_t n0, int64_t nn, int64_t k0, int64_
 // ---------------------------------------------------------------------------------------------
 // GEMM micro-kernels: a [MR x 32] tile of y over kc steps of k.
 
+// y tile += acc, where y starts as the bias `init` (first k block) or, with init null, as
+// what earlier k blocks left in y.
+template <int MR>
+inline void store_tile(const __m512 (&acc)[MR][2], float* c, int64_t ldc, __mmask16 m0, __mmask16 m1,
+                       const float* init) {
+  for (int r = 0; r < MR; ++r) {
+    float* cr = c + r * ldc;
+    const __m512 b0 = init ? _mm512_maskz_loadu_ps(m0, init) : _mm512_maskz_loadu_ps(m0, cr);
+    const __m512 b1 = init ? _mm512_maskz_loadu_ps(m1, init + 16) : _mm512_maskz_loadu_ps(m1, cr + 16);
+    _mm512_mask_storeu_ps(cr, m0, _mm512_add_ps(acc[r][0], b0));
+    _mm512_mask_storeu_ps(cr + 16, m1, _mm512_add_ps(acc[r][1], b1));
+  }
+}
+
 template <int MR>
 void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, float* c, int64_t ldc, __mmask16 m0,
                __mmask16 m1, const float* init) {
@@ -339,14 +353,7 @@ void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, floa
       acc[r][1] = _mm512_fmadd_ps(xb, w1, acc[r][1]);
     }
   }
-  for (int r = 0; r < MR; ++r) {
-    float* cr = c + r * ldc;
-    // init: the bias (first k block) or null (later blocks accumulate into y).
-    const __m512 b0 = init ? _mm512_maskz_loadu_ps(m0, init) : _mm512_maskz_loadu_ps(m0, cr);
-    const __m512 b1 = init ? _mm512_maskz_loadu_ps(m1, init + 16) : _mm512_maskz_loadu_ps(m1, cr + 16);
-    _mm512_mask_storeu_ps(cr, m0, _mm512_add_ps(acc[r][0], b0));
-    _mm512_mask_storeu_ps(cr + 16, m1, _mm512_add_ps(acc[r][1], b1));
-  }
+  store_tile<MR>(acc, c, ldc, m0, m1, init);
 }
 
 template <int MR>
@@ -366,13 +373,7 @@ void micro_bf16(const uint16_t* x, int64_t ldx, const uint32_t* panel, int64_t p
       acc[r][1] = _mm512_dpbf16_ps(acc[r][1], w1, xb);
     }
   }
-  for (int r = 0; r < MR; ++r) {
-    float* cr = c + r * ldc;
-    const __m512 b0 = init ? _mm512_maskz_loadu_ps(m0, init) : _mm512_maskz_loadu_ps(m0, cr);
-    const __m512 b1 = init ? _mm512_maskz_loadu_ps(m1, init + 16) : _mm512_maskz_loadu_ps(m1, cr + 16);
-    _mm512_mask_storeu_ps(cr, m0, _mm512_add_ps(acc[r][0], b0));
-    _mm512_mask_storeu_ps(cr + 16, m1, _mm512_add_ps(acc[r][1], b1));
-  }
+  store_tile<MR>(acc, c, ldc, m0, m1, init);
 }
 
 #define LUMEN_MICRO_SWITCH(KERNEL, MR_VALUE, ...) \
