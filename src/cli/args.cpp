@@ -139,7 +139,10 @@ std::string ArgParser::help() const {
   for (const auto& o : options_) {
     std::string names = o.alias.empty() ? o.name : o.alias + ", " + o.name;
     if (o.takes_value) names += " " + o.metavar;
-    out << "  " << names << "\n      " << o.help << "\n";
+    // Help text may hold line breaks; every line gets the same indent.
+    std::string help = o.help;
+    for (size_t at = help.find('\n'); at != std::string::npos; at = help.find('\n', at + 7)) help.insert(at + 1, "      ");
+    out << "  " << names << "\n      " << help << "\n";
   }
   out << "  -h, --help\n      show this help\n";
   if (!epilog_.empty()) out << "\n" << epilog_ << "\n";

@@ -37,7 +37,9 @@ int run_info(int argc, char** argv) {
               (long long)c.vision.image_size, (long long)c.vision.image_size, (long long)c.vision.patch_size,
               (long long)c.vision.hidden_size, (long long)c.vision.num_heads, (long long)c.vision_layers_to_run,
               (long long)c.vision.num_layers, (long long)c.vision_select_layer, activation_name(c.vision.activation));
-  std::printf("image tokens: %lld per image\n", (long long)m.tokens_per_image());
+  std::printf("image tokens: %lld per image, %s\n", (long long)m.tokens_per_image(),
+              c.image_aspect == ImageAspect::kPad ? "padded to a square first (image_aspect_ratio pad)"
+                                                  : "squash-resized (image_aspect_ratio square)");
   std::printf("language:     hidden %lld, %lld layers, %lld heads (%lld kv), head dim %lld, rotary %lld, mlp %lld, %s\n",
               (long long)c.text.hidden_size, (long long)c.text.num_layers, (long long)c.text.num_heads,
               (long long)c.text.num_kv_heads, (long long)c.text.head_dim(), (long long)c.text.rotary_dim,
@@ -47,6 +49,12 @@ int run_info(int argc, char** argv) {
   std::printf("eos:         ");
   for (int32_t id : c.eos_token_ids) std::printf(" %d", id);
   std::printf("\n");
+  if (!c.unrecognised_keys.empty()) {
+    // Neither read nor known to be irrelevant: the README's config table says what each known key does.
+    std::printf("config keys Lumen does not know (not used):");
+    for (const std::string& key : c.unrecognised_keys) std::printf(" %s", key.c_str());
+    std::printf("\n");
+  }
   return 0;
 }
 

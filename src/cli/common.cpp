@@ -42,6 +42,10 @@ void ModelOptions::add_to(ArgParser& parser, bool model_required) {
   parser.option("--threads", "-t", "N", "worker threads (default: one per core)", &threads, 0, 1024);
   parser.option("--max-pixels", "", "N", "refuse images with more pixels than this, before decoding (default 50000000)",
                 &max_pixels, 1, int64_t{1} << 40);
+  parser.option("--alpha", "", "MODE",
+                "transparent images: drop (ignore the alpha channel, as the reference does; default) or\n"
+                "white (composite onto white first)",
+                &alpha);
   parser.option("--device", "", "DEV", "where the model runs: cpu, cuda or cuda:N (default cpu)", &device);
   parser.option("--device-dtype", "", "T",
                 "activation dtype on a GPU: auto (follow the weights), f32, f16 or bf16 (default auto)", &device_dtype);
@@ -56,11 +60,17 @@ void ModelOptions::add_to(ArgParser& parser, bool model_required) {
 
 std::string ModelOptions::resolved_dir() const { return model_dir.empty() ? bundled_model_dir() : model_dir; }
 
+AlphaMode ModelOptions::alpha_mode() const {
+  if (alpha != "drop" && alpha != "white") throw UsageError("--alpha must be drop or white, not '" + alpha + "'");
+  return parse_alpha_mode(alpha, "--alpha");
+}
+
 std::unique_ptr<Engine> ModelOptions::load() const {
   if (threads > 0) ThreadPool::set_global_threads(static_cast<int>(threads));
   EngineOptions options;
   options.image_limits.max_pixels = static_cast<uint64_t>(max_pixels);
   options.device = device;
+  options.alpha = alpha_mode();
   if (!quant.empty()) options.quant.vision = options.quant.llm = parse_weight_format(quant);
   if (!quant_vision.empty()) options.quant.vision = parse_weight_format(quant_vision);
   if (!quant_llm.empty()) options.quant.llm = parse_weight_format(quant_llm);

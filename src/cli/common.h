@@ -18,11 +18,13 @@ struct ModelOptions {
   std::string device = "cpu";        // --device cpu | cuda | cuda:N
   std::string device_dtype = "auto";  // --device-dtype auto | f32 | f16 | bf16
   std::string quant, quant_vision, quant_llm;  // --quant, --quant-vision, --quant-llm (empty: as stored)
+  std::string alpha = "drop";                  // --alpha drop | white
 
   void add_to(ArgParser& parser, bool model_required = false);
   // Applies --threads and loads the engine (bundled model when -m is absent). Throws Error.
   std::unique_ptr<Engine> load() const;
   std::string resolved_dir() const;
+  AlphaMode alpha_mode() const;  // --alpha, checked (UsageError)
 };
 
 struct SamplingOptions {

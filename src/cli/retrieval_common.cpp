@@ -23,6 +23,7 @@ std::unique_ptr<Embedder> load_with(const ModelOptions& model, const std::string
   EmbedderOptions options;
   options.method = method;
   options.image_limits.max_pixels = static_cast<uint64_t>(model.max_pixels);
+  options.alpha = model.alpha_mode();
   return load_embedder(dir, options);
 }
 }  // namespace

@@ -113,12 +113,15 @@ TEST(HostileImage, EveryPngModeDecodesAndResizes) {
   }
 }
 
-TEST(HostileImage, GrayAlphaPngCompositesOverWhite) {
+TEST(HostileImage, GrayAlphaPngDropsAlphaUnlessAskedToComposite) {
   PngSpec spec = png_pattern(2, 1, PNG_COLOR_TYPE_GRAY_ALPHA, 8);
   spec.samples = {0, 0, 0, 255};  // black fully transparent, black opaque
-  const Image image = decode(encode_png(spec));
-  EXPECT_EQ((std::vector<int>{image.rgb[0], image.rgb[1], image.rgb[2]}), (std::vector<int>{255, 255, 255}));
-  EXPECT_EQ((std::vector<int>{image.rgb[3], image.rgb[4], image.rgb[5]}), (std::vector<int>{0, 0, 0}));
+  const Bytes png = encode_png(spec);
+  const Image image = decode(png);  // convert("RGB"): both black
+  EXPECT_EQ(image.rgb, (std::vector<uint8_t>{0, 0, 0, 0, 0, 0}));
+  const Image white = decode_image(png, {}, "image", AlphaMode::kWhite);
+  EXPECT_EQ((std::vector<int>{white.rgb[0], white.rgb[1], white.rgb[2]}), (std::vector<int>{255, 255, 255}));
+  EXPECT_EQ((std::vector<int>{white.rgb[3], white.rgb[4], white.rgb[5]}), (std::vector<int>{0, 0, 0}));
 }
 
 TEST(HostileImage, CmykAndGrayJpegDecode) {

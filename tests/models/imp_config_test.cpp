@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "lumen/core/error.h"
@@ -30,6 +32,69 @@ TEST(ImpConfig, RealImpV1ConfigGetsPhi2Defaults) {
   EXPECT_EQ(c.projector_depth, 2);
   EXPECT_EQ(c.eos_token_ids, std::vector<int32_t>{50295});
   EXPECT_EQ(c.image_token_id, 50296);
+  EXPECT_EQ(c.image_aspect, ImageAspect::kSquare);
+  // Every key of the real config is either read or known to be irrelevant to inference.
+  EXPECT_EQ(c.unrecognised_keys, std::vector<std::string>{});
+}
+
+// The real Imp-v1-3b config with one key changed.
+nlohmann::json real_config_with(const char* key, const nlohmann::json& value) {
+  auto config = nlohmann::json::parse(testing::read_file(testing::fixtures_dir() / "imp-v1-3b.config.json"));
+  config[key] = value;
+  return config;
+}
+
+std::string refusal(const nlohmann::json& config) {
+  try {
+    parse_imp_config(config.dump());
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Each key that would change the computation in a way Lumen does not implement is refused at
+// load with one line that names the key and its value; its neutral value loads.
+TEST(ImpConfig, RefusesKeysItDoesNotImplement) {
+  struct Case {
+    const char* key;
+    nlohmann::json bad, neutral;
+    const char* value_shown;
+  };
+  const Case cases[] = {
+      {"rope_scaling", {{"type", "linear"}, {"factor", 2.0}}, nullptr, R"({"factor":2.0,"type":"linear"})"},
+      {"qk_layernorm", true, false, "true"},
+      {"mm_use_im_start_end", true, false, "true"},
+      {"mm_use_im_patch_token", true, false, "true"},
+      {"mm_patch_merge_type", "spatial_unpad", "flat", "\"spatial_unpad\""},
+      {"image_aspect_ratio", "anyres", "square", "\"anyres\""},
+      {"tie_word_embeddings", true, false, "true"},
+      {"use_mm_proj", false, true, "false"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.key);
+    const std::string message = refusal(real_config_with(c.key, c.bad));
+    EXPECT_NE(message.find(c.key), std::string::npos) << message;
+    EXPECT_NE(message.find(c.value_shown), std::string::npos) << message;
+    EXPECT_NE(message.find("not supported"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+    EXPECT_EQ(refusal(real_config_with(c.key, c.neutral)), "");
+  }
+  // A truthy value of the wrong type is refused too, rather than read as false.
+  EXPECT_NE(refusal(real_config_with("qk_layernorm", "yes")).find("qk_layernorm"), std::string::npos);
+  // Every key the policy lists as refused has a case above (image_aspect_ratio is read: its
+  // unsupported values are refused while parsing it).
+  for (const std::string& key : imp_config_key_policy().refused) {
+    EXPECT_TRUE(std::any_of(std::begin(cases), std::end(cases), [&](const Case& c) { return key == c.key; })) << key;
+  }
+}
+
+TEST(ImpConfig, ImageAspectPadAndUnknownKeys) {
+  EXPECT_EQ(parse_imp_config(real_config_with("image_aspect_ratio", "pad").dump()).image_aspect, ImageAspect::kPad);
+  auto config = real_config_with("my_new_key", 3);
+  config["vision_tower_config"]["another_key"] = true;
+  const ImpConfig c = parse_imp_config(config.dump());
+  EXPECT_EQ(c.unrecognised_keys, (std::vector<std::string>{"my_new_key", "vision_tower_config.another_key"}));
 }
 
 TEST(ImpConfig, LegacyKeysParse) {

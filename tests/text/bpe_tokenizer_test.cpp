@@ -526,13 +526,7 @@ TEST(BpeTokenizerHostile, UnsupportedTokenizerJsonThrows) {
   EXPECT_THROW(BpeTokenizer::load(dir.path()), Error);
 }
 
-TEST(BpeTokenizerHostile, VocabAndMergesTakePriorityOverTokenizerJson) {
-  ScratchDir dir;
-  dir.write("vocab.json", tiny_vocab().dump());
-  dir.write("merges.txt", kTinyMerges);
-  dir.write("tokenizer.json", "not json at all");  // never read
-  EXPECT_EQ(BpeTokenizer::load(dir.path()).encode("hello"), (std::vector<int32_t>{259}));
-}
+// Which source wins when both are present: tokenizer_sources_test.cpp.
 
 }  // namespace
 }  // namespace lumen

@@ -400,7 +400,10 @@ TEST(ImageDecode, CorruptedBytesNeverCrash) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// PNG modes (expected values from PIL)
+// PNG modes (expected values from PIL). The default, AlphaMode::kDrop, is Image.convert("RGB");
+// AlphaMode::kWhite is Image.alpha_composite(white, image.convert("RGBA")).convert("RGB").
+
+Image decode_white(const Bytes& bytes) { return decode_image(bytes, {}, "image", AlphaMode::kWhite); }
 
 TEST(ImageDecode, Png16BitGrayClipsLikePil) {
   // PIL opens 16-bit gray as I;16 and converts to RGB by clipping at 255, not by scaling.
@@ -419,11 +422,13 @@ TEST(ImageDecode, Png16BitGrayClipsLikePil) {
   EXPECT_EQ(pixel(image, 0, 1), gray(255));
   EXPECT_EQ(pixel(image, 3, 1), gray(255));
 
-  // With a tRNS level of 200 that pixel is transparent, i.e. white after compositing.
+  // With a tRNS level of 200 that pixel is transparent: convert("RGB") ignores it, and
+  // compositing makes it white.
   png_color_16 trans{};
   trans.gray = 200;
   spec.trans_color = &trans;
-  const Image keyed = decode_image(encode_png(spec));
+  EXPECT_EQ(decode_image(encode_png(spec)).rgb, image.rgb);
+  const Image keyed = decode_white(encode_png(spec));
   EXPECT_EQ(pixel(keyed, 0, 0), gray(0));
   EXPECT_EQ(pixel(keyed, 1, 0), gray(255));
 }
@@ -442,24 +447,33 @@ TEST(ImageDecode, Png16BitColourKeepsHighByte) {
   PngSpec rgba = spec;
   rgba.color_type = PNG_COLOR_TYPE_RGB_ALPHA;
   rgba.rows = {be16_row({0x80ff, 0x10ff, 0x2080, 0x8000, 1, 2, 3, 0xffff})};
-  const Image composited = decode_image(encode_png(rgba));
+  const Image dropped = decode_image(encode_png(rgba));  // high bytes, alpha ignored
+  EXPECT_EQ(pixel(dropped, 0, 0), (std::vector<int>{0x80, 0x10, 0x20}));
+  EXPECT_EQ(pixel(dropped, 1, 0), (std::vector<int>{0, 0, 0}));
+  const Image composited = decode_white(encode_png(rgba));
   EXPECT_EQ(pixel(composited, 0, 0), (std::vector<int>{191, 135, 143}));
   EXPECT_EQ(pixel(composited, 1, 0), (std::vector<int>{0, 0, 0}));
 }
 
-TEST(ImageDecode, PngGrayAlphaCompositesOntoWhite) {
+TEST(ImageDecode, PngGrayAlphaDropsOrCompositesAlpha) {
   PngSpec spec;
   spec.width = 2;
   spec.height = 1;
   spec.color_type = PNG_COLOR_TYPE_GRAY_ALPHA;
   spec.rows = {Bytes{100, 128, 7, 0}};
-  const Image image = decode_image(encode_png(spec));
+  const Image dropped = decode_image(encode_png(spec));
+  EXPECT_EQ(pixel(dropped, 0, 0), gray(100));
+  EXPECT_EQ(pixel(dropped, 1, 0), gray(7));
+  const Image image = decode_white(encode_png(spec));
   EXPECT_EQ(pixel(image, 0, 0), gray(177));
   EXPECT_EQ(pixel(image, 1, 0), gray(255));
 
   spec.bit_depth = 16;
   spec.rows = {be16_row({0x80ff, 0x8000, 0x1234, 0xffff})};
-  const Image wide = decode_image(encode_png(spec));
+  const Image wide_dropped = decode_image(encode_png(spec));
+  EXPECT_EQ(pixel(wide_dropped, 0, 0), gray(0x80));
+  EXPECT_EQ(pixel(wide_dropped, 1, 0), gray(0x12));
+  const Image wide = decode_white(encode_png(spec));
   EXPECT_EQ(pixel(wide, 0, 0), gray(191));
   EXPECT_EQ(pixel(wide, 1, 0), gray(0x12));
 }
@@ -476,8 +490,10 @@ TEST(ImageDecode, PngRgbaCompositingMatchesPilRounding) {
   Bytes row;
   for (const auto& [c, a, expected] : pil) row.insert(row.end(), {uint8_t(c), uint8_t(255 - c), 0, uint8_t(a)});
   spec.rows = {row};
-  const Image image = decode_image(encode_png(spec));
+  const Image image = decode_white(encode_png(spec));
+  const Image dropped = decode_image(encode_png(spec));
   for (size_t i = 0; i < pil.size(); ++i) {
+    EXPECT_EQ(pixel(dropped, static_cast<int>(i), 0), (std::vector<int>{pil[i][0], 255 - pil[i][0], 0}));
     EXPECT_EQ(pixel(image, static_cast<int>(i), 0)[0], pil[i][2]) << "colour " << pil[i][0] << " alpha " << pil[i][1];
   }
 
@@ -492,7 +508,7 @@ TEST(ImageDecode, PngRgbaCompositingMatchesPilRounding) {
     for (int a = 0; a < 256; ++a) r.insert(r.end(), {uint8_t(c), uint8_t(255 - c), uint8_t(c / 2), uint8_t(a)});
     all.rows.push_back(r);
   }
-  const Image every = decode_image(encode_png(all));
+  const Image every = decode_white(encode_png(all));
   int wrong = 0;
   for (int c = 0; c < 256; ++c) {
     for (int a = 0; a < 256; ++a) {
@@ -512,7 +528,12 @@ TEST(ImageDecode, PngPaletteWithTransparency) {
   spec.palette = {{10, 20, 30}, {40, 50, 60}, {70, 80, 90}, {100, 110, 120}};
   spec.trans_alpha = {0, 128};
   spec.rows = {Bytes{0, 1, 2, 3, 0, 1, 2, 3}};
-  const Image image = decode_image(encode_png(spec));
+  // convert("RGB") maps through the palette and ignores its transparency.
+  const Image dropped = decode_image(encode_png(spec));
+  EXPECT_EQ(pixel(dropped, 0, 0), (std::vector<int>{10, 20, 30}));
+  EXPECT_EQ(pixel(dropped, 1, 0), (std::vector<int>{40, 50, 60}));
+  EXPECT_EQ(pixel(dropped, 3, 0), (std::vector<int>{100, 110, 120}));
+  const Image image = decode_white(encode_png(spec));
   EXPECT_EQ(pixel(image, 0, 0), gray(255));                                // alpha 0
   EXPECT_EQ(pixel(image, 1, 0), (std::vector<int>{147, 152, 157}));        // alpha 128
   EXPECT_EQ(pixel(image, 2, 0), (std::vector<int>{70, 80, 90}));           // past tRNS: opaque
@@ -547,9 +568,10 @@ TEST(ImageDecode, PngLowBitGrayScalesAndKeysLikePil) {
   png_color_16 trans{};
   trans.gray = 1;
   spec.trans_color = &trans;
-  EXPECT_EQ(decode_image(encode_png(spec)).rgb, image.rgb);
+  EXPECT_EQ(decode_white(encode_png(spec)).rgb, image.rgb);
 
-  // 8-bit gray with a tRNS level: that level becomes white.
+  // 8-bit gray with a tRNS level: that level becomes white when composited, and stays as it
+  // is under convert("RGB").
   PngSpec eight;
   eight.width = 2;
   eight.height = 1;
@@ -558,7 +580,8 @@ TEST(ImageDecode, PngLowBitGrayScalesAndKeysLikePil) {
   png_color_16 level{};
   level.gray = 90;
   eight.trans_color = &level;
-  const Image keyed = decode_image(encode_png(eight));
+  EXPECT_EQ(pixel(decode_image(encode_png(eight)), 0, 0), gray(90));
+  const Image keyed = decode_white(encode_png(eight));
   EXPECT_EQ(pixel(keyed, 0, 0), gray(255));
   EXPECT_EQ(pixel(keyed, 1, 0), gray(91));
 
@@ -586,8 +609,8 @@ TEST(ImageDecode, PngRgbColourKeyIsIgnoredLikeConvertToRgb) {
   key.green = 5;
   key.blue = 6;
   spec.trans_color = &key;
-  const Image image = decode_image(encode_png(spec));
-  EXPECT_EQ(pixel(image, 1, 0), (std::vector<int>{4, 5, 6}));
+  EXPECT_EQ(pixel(decode_image(encode_png(spec)), 1, 0), (std::vector<int>{4, 5, 6}));
+  EXPECT_EQ(pixel(decode_white(encode_png(spec)), 1, 0), (std::vector<int>{4, 5, 6}));
 }
 
 TEST(ImageDecode, InterlacedPngMatchesNonInterlaced) {
@@ -602,10 +625,12 @@ TEST(ImageDecode, InterlacedPngMatchesNonInterlaced) {
     spec.rows.push_back(row);
   }
   const Image plain = decode_image(encode_png(spec));
+  const Image plain_white = decode_white(encode_png(spec));
   spec.interlace = true;
   const Bytes interlaced = encode_png(spec);
   ASSERT_EQ(interlaced[28], 1);  // IHDR interlace method: Adam7
   EXPECT_EQ(decode_image(interlaced).rgb, plain.rgb);
+  EXPECT_EQ(decode_white(interlaced).rgb, plain_white.rgb);
 }
 
 // ---------------------------------------------------------------------------------------------

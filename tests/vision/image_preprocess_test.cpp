@@ -3,18 +3,21 @@
 #include "lumen/vision/image_preprocess.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "lumen/core/error.h"
 #include "lumen/formats/safetensors.h"
+#include "lumen/runtime/engine.h"
 #include "lumen/vision/image_decode.h"
 #include "lumen/vision/resize_bicubic.h"
 #include "test_data.h"
@@ -125,6 +128,70 @@ void check_imp_fixture(const std::string& model) {
 
 TEST(ImagePreprocess, MatchesImpTinyAReference) { check_imp_fixture("imp-tiny-a"); }
 TEST(ImagePreprocess, MatchesImpTinyBReference) { check_imp_fixture("imp-tiny-b-msft"); }
+
+// image_aspect_ratio "pad": tests/data/pil/expand2square_u8.safetensors holds PIL's
+// expand2square with SigLIP's mean colour, then its bicubic resize, for landscape, portrait,
+// square, palette, RGBA and tiny inputs at 56, 70 and 384 px (scripts/make-pil-pad-fixture.py).
+fs::path pad_input(const std::string& name) {
+  const fs::path generated = testing::data_dir() / "pil" / name;
+  return fs::exists(generated) ? generated : find_test_image(name);
+}
+
+TEST(ImagePreprocess, ExpandToSquareMatchesPil) {
+  EXPECT_EQ(mean_fill_colour(kHalf), (std::array<uint8_t, 3>{127, 127, 127}));
+  EXPECT_EQ(mean_fill_colour({0.48145466f, 0.4578275f, 0.40821073f}), (std::array<uint8_t, 3>{122, 116, 104}));
+
+  const auto reference = SafetensorsFile::open(testing::data_dir() / "pil" / "expand2square_u8.safetensors");
+  size_t checked = 0;
+  for (const auto& [key, view] : reference->tensors()) {
+    SCOPED_TRACE(key);
+    const size_t at = key.rfind('@');
+    ASSERT_NE(at, std::string::npos);
+    const int size = std::stoi(key.substr(at + 1));
+    ASSERT_EQ(view.shape, (std::vector<int64_t>{size, size, 3}));
+    const Image image = load_image(pad_input(key.substr(0, at)));
+    const Image square = expand_to_square(image, mean_fill_colour(kHalf));
+    ASSERT_EQ(square.width, std::max(image.width, image.height));
+    ASSERT_EQ(square.height, square.width);
+    const Image resized = resize_bicubic_pil(square, size, size);
+    ASSERT_EQ(resized.rgb.size(), view.nbytes);
+    size_t wrong = 0;
+    for (size_t i = 0; i < resized.rgb.size(); ++i) wrong += resized.rgb[i] != view.data[i];
+    EXPECT_EQ(wrong, 0u) << "padded and resized pixels differ from PIL's";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 21u);
+}
+
+// The engine pads when config.json says so: imp-tiny-a (56 px) with image_aspect_ratio "pad".
+TEST(ImagePreprocess, EnginePadsWhenTheConfigSaysPad) {
+  const fs::path from = testing::fixtures_dir() / "imp-tiny-a";
+  const fs::path dir = fs::temp_directory_path() / ("lumen_pad_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& entry : fs::directory_iterator(from)) {
+    if (entry.path().filename() != "config.json") fs::create_symlink(entry.path(), dir / entry.path().filename());
+  }
+  auto config = nlohmann::json::parse(testing::read_file(from / "config.json"));
+  config["image_aspect_ratio"] = "pad";
+  std::ofstream(dir / "config.json") << config.dump();
+  const auto engine = Engine::load(dir);
+  const auto square_engine = Engine::load(from);
+  const auto reference = SafetensorsFile::open(testing::data_dir() / "pil" / "expand2square_u8.safetensors");
+  for (const char* name : {"chelsea.png", "chelsea_portrait.png", "camera.png"}) {
+    SCOPED_TRACE(name);
+    const Image image = load_image(pad_input(name));
+    const TensorView* want = reference->find(std::string(name) + "@56");
+    ASSERT_NE(want, nullptr);
+    Image resized;
+    resized.width = resized.height = 56;
+    resized.rgb.assign(want->data, want->data + want->nbytes);
+    EXPECT_EQ(engine->preprocess(image), normalize_to_chw(resized, kHalf, kHalf));
+    // A square image is the same either way; a non-square one is not.
+    EXPECT_EQ(engine->preprocess(image) == square_engine->preprocess(image), image.width == image.height);
+  }
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace lumen

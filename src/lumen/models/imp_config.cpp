@@ -1,6 +1,7 @@
 #include "lumen/models/imp_config.h"
 
 #include <cmath>
+#include <iterator>
 #include <regex>
 
 #include "lumen/core/error.h"
@@ -22,6 +23,81 @@ using json_util::get_int;
 using json_util::get_number;
 using json_util::get_string;
 
+// Every key of MILVLG/imp-v1-3b's config.json, of the Phi configs Imp builds on (current and
+// phi-msft) and of SigLIP's vision config, sorted into what Lumen does with it. A key that is
+// in none of the lists ends up in ImpConfig::unrecognised_keys.
+const char* const kReadKeys[] = {
+    "model_type", "architectures", "mm_projector_type", "mm_vision_select_feature", "mm_hidden_size",
+    "mm_vision_select_layer", "vision_tower_config", "image_aspect_ratio", "hidden_size", "n_embd",
+    "num_hidden_layers", "n_layer", "num_attention_heads", "n_head", "num_key_value_heads", "n_head_kv",
+    "intermediate_size", "n_inner", "vocab_size", "max_position_embeddings", "n_positions", "layer_norm_eps",
+    "layer_norm_epsilon", "rope_theta", "hidden_act", "activation_function", "rotary_dim", "partial_rotary_factor",
+    "image_token_index", "eos_token_id", "pad_token_id", "torch_dtype", "dtype"};
+const char* const kIgnoredKeys[] = {
+    // bookkeeping and loading hints
+    "_name_or_path", "auto_map", "transformers_version", "use_cache", "image_token", "mm_vision_tower",
+    "img_processor", "bos_token_id", "tokenizer_model_max_length", "tokenizer_padding_side", "initializer_range",
+    "model_max_length", "tune_mm_mlp_adapter", "freeze_mm_mlp_adapter", "mm_projector_lr", "unfreeze_vision_tower",
+    "mm_vision_tower_lr", "fused_dense", "flash_attn", "flash_rotary", "checkpointing",
+    // dropout: off at inference
+    "attn_pdrop", "embd_pdrop", "resid_pdrop", "attention_dropout", "hidden_dropout", "summary_first_dropout"};
+// Refused unless absent, null, or their neutral value (false; "flat"; true for use_mm_proj).
+const char* const kRefusedKeys[] = {"rope_scaling", "qk_layernorm", "mm_use_im_start_end", "mm_use_im_patch_token",
+                                    "mm_patch_merge_type", "tie_word_embeddings", "use_mm_proj"};
+const char* const kVisionReadKeys[] = {"model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
+                                       "num_attention_heads", "num_channels", "image_size", "patch_size",
+                                       "layer_norm_eps", "hidden_act"};
+const char* const kVisionIgnoredKeys[] = {"attention_dropout", "_name_or_path", "transformers_version",
+                                          "torch_dtype", "dtype", "projection_dim", "vision_use_head"};
+
+template <size_t N>
+bool listed(const char* const (&keys)[N], const std::string& key) {
+  for (const char* k : keys) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+// A value for an error message: its JSON, cut short if long.
+std::string shown(const nlohmann::json& value) {
+  std::string text = value.dump();
+  return text.size() > 80 ? text.substr(0, 77) + "..." : text;
+}
+
+// Refuses the keys that would change the computation in ways Lumen does not implement, each
+// with its value; one line each, naming the key.
+void refuse_unsupported_keys(const nlohmann::json& c, const std::string& label) {
+  auto refuse = [&](const char* key, const nlohmann::json& value, const char* what) {
+    fail(label, ": ", key, " = ", shown(value), " is not supported: ", what);
+  };
+  auto present = [&](const char* key) -> const nlohmann::json* {
+    auto it = c.find(key);
+    return it == c.end() || it->is_null() ? nullptr : &*it;
+  };
+  auto is_false = [](const nlohmann::json& v) { return v.is_boolean() && !v.get<bool>(); };
+  if (auto* v = present("rope_scaling")) {
+    refuse("rope_scaling", *v, "Lumen implements unscaled rotary embeddings only");
+  }
+  if (auto* v = present("qk_layernorm"); v && !is_false(*v)) {
+    refuse("qk_layernorm", *v, "Lumen's Phi layer has no LayerNorm on queries and keys");
+  }
+  if (auto* v = present("mm_use_im_start_end"); v && !is_false(*v)) {
+    refuse("mm_use_im_start_end", *v, "images wrapped in <im_start>/<im_end> tokens are not implemented");
+  }
+  if (auto* v = present("mm_use_im_patch_token"); v && !is_false(*v)) {
+    refuse("mm_use_im_patch_token", *v, "per-patch <im_patch> tokens are not implemented");
+  }
+  if (auto* v = present("mm_patch_merge_type"); v && !(v->is_string() && v->get<std::string>() == "flat")) {
+    refuse("mm_patch_merge_type", *v, "only \"flat\" (one row per patch) is implemented");
+  }
+  if (auto* v = present("tie_word_embeddings"); v && !is_false(*v)) {
+    refuse("tie_word_embeddings", *v, "Lumen reads a separate lm_head (Phi's, with its bias)");
+  }
+  if (auto* v = present("use_mm_proj"); v && !(v->is_boolean() && v->get<bool>())) {
+    refuse("use_mm_proj", *v, "Lumen needs the multimodal projector");
+  }
+}
+
 std::vector<int32_t> read_token_ids(const nlohmann::json& value, const std::string& label, const char* key) {
   std::vector<int32_t> ids;
   auto check = [&](const nlohmann::json& v) {
@@ -40,6 +116,7 @@ std::vector<int32_t> read_token_ids(const nlohmann::json& value, const std::stri
 
 void parse_vision(const nlohmann::json& v, const std::string& label, SiglipVisionConfig* out) {
   const std::string l = label + " vision_tower_config";
+
   if (auto model_type = get_string(v, {"model_type"}, l); model_type && *model_type != "siglip_vision_model") {
     fail(l, ": vision tower '", *model_type, "' is not supported (expected siglip_vision_model)");
   }
@@ -124,6 +201,20 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
   if (!c.is_object()) fail(label, ": expected a JSON object");
   ImpConfig config;
 
+  refuse_unsupported_keys(c, label);
+  for (const auto& [key, value] : c.items()) {
+    if (!listed(kReadKeys, key) && !listed(kIgnoredKeys, key) && !listed(kRefusedKeys, key)) {
+      config.unrecognised_keys.push_back(key);
+    }
+  }
+  if (auto it = c.find("vision_tower_config"); it != c.end() && it->is_object()) {
+    for (const auto& [key, value] : it->items()) {
+      if (!listed(kVisionReadKeys, key) && !listed(kVisionIgnoredKeys, key)) {
+        config.unrecognised_keys.push_back("vision_tower_config." + key);
+      }
+    }
+  }
+
   config.model_type = get_string(c, {"model_type"}, label).value_or("");
   bool imp_arch = config.model_type == "imp";
   if (auto arch = c.find("architectures"); arch != c.end() && arch->is_array()) {
@@ -179,7 +270,28 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
   }
   config.pad_token_id = static_cast<int32_t>(get_int(c, {"pad_token_id"}, label, 0, kMaxVocab).value_or(50256));
   config.torch_dtype = get_string(c, {"torch_dtype", "dtype"}, label).value_or("float16");
+  // LLaVA's process_images: "pad" runs expand2square, anything else not listed here ("anyres"
+  // tiling) would need more than one view per image.
+  const std::string aspect = get_string(c, {"image_aspect_ratio"}, label).value_or("square");
+  if (aspect == "pad") {
+    config.image_aspect = ImageAspect::kPad;
+  } else if (aspect != "square") {
+    fail(label, ": image_aspect_ratio = \"", aspect, "\" is not supported: Lumen implements \"square\" and \"pad\"");
+  }
   return config;
+}
+
+const ConfigKeyPolicy& imp_config_key_policy() {
+  static const ConfigKeyPolicy policy = [] {
+    ConfigKeyPolicy p;
+    p.read.assign(std::begin(kReadKeys), std::end(kReadKeys));
+    for (const char* k : kVisionReadKeys) p.read.push_back(std::string("vision_tower_config.") + k);
+    p.ignored.assign(std::begin(kIgnoredKeys), std::end(kIgnoredKeys));
+    for (const char* k : kVisionIgnoredKeys) p.ignored.push_back(std::string("vision_tower_config.") + k);
+    p.refused.assign(std::begin(kRefusedKeys), std::end(kRefusedKeys));
+    return p;
+  }();
+  return policy;
 }
 
 void parse_siglip_vision_config(const nlohmann::json& object, const std::string& label, SiglipVisionConfig* out) {

@@ -50,6 +50,10 @@ struct PhiConfig {
 
 enum class WeightLayout { kHf, kPhiMsft };  // model.* vs transformer.* with fused Wqkv
 
+// config.json "image_aspect_ratio": "square" squash-resizes; "pad" first centres the image on
+// a square of the processor's mean colour (LLaVA's expand2square).
+enum class ImageAspect { kSquare, kPad };
+
 struct ImpConfig {
   SiglipVisionConfig vision;
   PhiConfig text;
@@ -62,10 +66,23 @@ struct ImpConfig {
   int32_t pad_token_id = 50256;
   std::string model_type = "imp";
   std::string torch_dtype = "float16";
+  ImageAspect image_aspect = ImageAspect::kSquare;
+  // Keys of config.json (and "vision_tower_config.KEY") that Lumen neither reads nor knows
+  // to be irrelevant to inference; `lumen info` lists them.
+  std::vector<std::string> unrecognised_keys;
 };
 
+// How Lumen treats each config.json key it knows (the README's table is made from these).
+struct ConfigKeyPolicy {
+  std::vector<std::string> read;      // change the computation; implemented
+  std::vector<std::string> ignored;   // do not change inference (training, dropout, bookkeeping)
+  std::vector<std::string> refused;   // refused at load unless they hold their neutral value
+};
+const ConfigKeyPolicy& imp_config_key_policy();
+
 // Parses config.json text. Throws Error naming the problem (unsupported architecture or
-// projector, sizes out of range, select layer out of range).
+// projector, sizes out of range, select layer out of range, a key that changes the
+// computation in a way Lumen does not implement, named with its value).
 ImpConfig parse_imp_config(const std::string& json_text, const std::string& label = "config.json");
 // Parses a SigLIP vision config object (Imp's vision_tower_config, or SiglipModel's
 // vision_config) over `out`'s defaults. Throws Error naming the problem.

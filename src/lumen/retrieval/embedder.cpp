@@ -58,6 +58,7 @@ std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& given_dir, 
     if (dual) fail(dir.string(), ": a SigLIP dual encoder has no language model; use the siglip method");
     EngineOptions engine_options;
     engine_options.image_limits = options.image_limits;
+    engine_options.alpha = options.alpha;
     std::shared_ptr<const Engine> engine = Engine::load(dir, engine_options);
     if (method == "caption") {
       embedder = std::make_unique<ImpCaptionEmbedder>(engine, options);
@@ -65,7 +66,7 @@ std::unique_ptr<Embedder> load_embedder(const std::filesystem::path& given_dir, 
       embedder = std::make_unique<ImpPromptEmbedder>(engine);
     }
   }
-  embedder->set_image_limits(options.image_limits);
+  embedder->set_image_decoding(options.image_limits, options.alpha);
   return embedder;
 }
 

@@ -36,17 +36,22 @@ class Embedder {
   virtual std::vector<float> embed_images(const std::vector<Image>& images) const = 0;
   virtual std::vector<float> embed_texts(const std::vector<std::string>& texts) const = 0;
 
-  // Decodes an image file within the embedder's pixel limit. Throws Error.
-  Image load_image(const std::filesystem::path& path) const { return ::lumen::load_image(path, limits_); }
-  void set_image_limits(const ImageLimits& limits) { limits_ = limits; }
+  // Decodes an image file within the embedder's pixel limit, with its alpha mode. Throws Error.
+  Image load_image(const std::filesystem::path& path) const { return ::lumen::load_image(path, limits_, alpha_); }
+  void set_image_decoding(const ImageLimits& limits, AlphaMode alpha) {
+    limits_ = limits;
+    alpha_ = alpha;
+  }
 
  private:
   ImageLimits limits_;
+  AlphaMode alpha_ = AlphaMode::kDrop;
 };
 
 struct EmbedderOptions {
   std::string method = "auto";  // auto: "siglip" for a SigLIP dual encoder, else "caption"
   ImageLimits image_limits;
+  AlphaMode alpha = AlphaMode::kDrop;  // transparency at decode (--alpha)
   int64_t max_caption_tokens = 48;           // caption method
   std::string caption_prompt = "Describe the image.";
 };

@@ -44,7 +44,8 @@ ScoredCaption caption_with_confidence(const Engine& engine, const std::vector<fl
     for (float l : logits) denominator += std::exp(static_cast<double>(l - top));
     const float probability = static_cast<float>(1.0 / denominator);
     if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) != config.eos_token_ids.end()) break;
-    const std::string bytes = engine.tokenizer().token_bytes(token);
+    // Special tokens are dropped from the caption, as in generate() (generator.cpp).
+    const std::string bytes = engine.tokenizer().is_special(token) ? "" : engine.tokenizer().token_bytes(token);
     caption.text += bytes;
     caption.byte_weights.insert(caption.byte_weights.end(), bytes.size(), probability);
     if (step + 1 == budget) break;
@@ -56,7 +57,7 @@ ScoredCaption caption_with_confidence(const Engine& engine, const std::vector<fl
 
 ImpCaptionEmbedder::ImpCaptionEmbedder(std::shared_ptr<const Engine> engine, const EmbedderOptions& options)
     : engine_(std::move(engine)), options_(options) {
-  set_image_limits(options.image_limits);
+  set_image_decoding(options.image_limits, options.alpha);
   if (options_.max_caption_tokens < 1) fail("the caption method needs max_caption_tokens >= 1");
 }
 
@@ -103,7 +104,7 @@ std::vector<float> ImpCaptionEmbedder::embed_texts(const std::vector<std::string
 }
 
 ImpPromptEmbedder::ImpPromptEmbedder(std::shared_ptr<const Engine> engine) : engine_(std::move(engine)) {
-  set_image_limits(engine_->options().image_limits);
+  set_image_decoding(engine_->options().image_limits, engine_->options().alpha);
 }
 
 int64_t ImpPromptEmbedder::dim() const { return engine_->model().config().text.hidden_size; }

@@ -30,9 +30,13 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
 }
 
 std::vector<float> Engine::preprocess(const Image& image) const {
+  constexpr std::array<float, 3> kSiglipMean = {0.5f, 0.5f, 0.5f}, kSiglipStd = {0.5f, 0.5f, 0.5f};
   const int size = static_cast<int>(model_->config().vision.image_size);
-  Image resized = resize_bicubic_pil(image, size, size);
-  return normalize_to_chw(resized, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f});
+  if (model_->config().image_aspect == ImageAspect::kPad) {
+    Image square = expand_to_square(image, mean_fill_colour(kSiglipMean));
+    return normalize_to_chw(resize_bicubic_pil(square, size, size), kSiglipMean, kSiglipStd);
+  }
+  return normalize_to_chw(resize_bicubic_pil(image, size, size), kSiglipMean, kSiglipStd);
 }
 
 std::vector<float> Engine::encode_images(std::span<const Image> images) const {
@@ -47,7 +51,7 @@ std::vector<float> Engine::encode_images(std::span<const Image> images) const {
 }
 
 Image Engine::load_image(const std::filesystem::path& path) const {
-  return ::lumen::load_image(path, options_.image_limits);
+  return ::lumen::load_image(path, options_.image_limits, options_.alpha);
 }
 
 }  // namespace lumen

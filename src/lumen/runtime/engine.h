@@ -18,6 +18,9 @@ namespace lumen {
 
 struct EngineOptions {
   ImageLimits image_limits;  // pixel bound checked before any image is decoded
+  // Transparency at decode: dropped as Image.convert("RGB") does (the reference), or
+  // composited onto white (--alpha white).
+  AlphaMode alpha = AlphaMode::kDrop;
   // Where the model runs: "cpu" (the CPU model), or "cuda[:N]" (a DeviceImpModel on that GPU;
   // Engine::load throws "lumen was built without CUDA" / "no CUDA device" when it cannot).
   std::string device = "cpu";
@@ -40,11 +43,13 @@ class Engine {
   DeviceImpModel* device_model() const { return device_model_.get(); }
   const std::filesystem::path& dir() const { return dir_; }
 
-  // Squash-resizes to the tower's input size with PIL's bicubic filter and normalises with
-  // SigLIP's mean = std = 0.5: [3, S, S].
+  // Pads to a square first when config.json says image_aspect_ratio "pad" (LLaVA's
+  // expand2square), then squash-resizes to the tower's input size with PIL's bicubic filter
+  // and normalises with SigLIP's mean = std = 0.5: [3, S, S].
   std::vector<float> preprocess(const Image& image) const;
   // Decodes, preprocesses and encodes images in one batch: [n * tokens_per_image, hidden].
   std::vector<float> encode_images(std::span<const Image> images) const;
+  // Decodes a file within options().image_limits, with options().alpha. Throws Error.
   Image load_image(const std::filesystem::path& path) const;
 
  private:

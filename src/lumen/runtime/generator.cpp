@@ -133,7 +133,9 @@ GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int3
       result.finish_reason = "stop";
       break;
     }
-    if (!is_eos) text += engine.tokenizer().token_bytes(token);
+    // Special tokens never reach the text (HF's decode(skip_special_tokens=True), as Imp's
+    // model card decodes); one that does not end the reply is dropped and the reply goes on.
+    if (!is_eos && !engine.tokenizer().is_special(token)) text += engine.tokenizer().token_bytes(token);
     size_t stop_at = stops.find_stop(text);
     if (stop_at != std::string::npos) {
       text.resize(stop_at);

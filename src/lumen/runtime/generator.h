@@ -33,7 +33,7 @@ struct GenerationTimings {
 struct GenerationResult {
   std::vector<int32_t> prompt_tokens;  // tokenizer output, image markers included
   std::vector<int32_t> tokens;         // generated ids (eos included if it ended the reply)
-  std::string text;                    // decoded reply, without eos or stop string
+  std::string text;                    // decoded reply, without special tokens or stop string
   std::string finish_reason;           // "stop" (eos or stop string) or "length"
   GenerationTimings timings;
   std::vector<float> first_logits, last_logits;  // with keep_logits

@@ -246,6 +246,16 @@ ChatRequest parse_chat_request(std::string_view body, const ChatRequestLimits& l
     request.sampling.repetition_penalty = static_cast<float>(number_field(*v, "repetition_penalty", 0.01, 100));
   }
   if (const json* v = field(root, "ignore_eos")) request.ignore_eos = bool_field(*v, "ignore_eos");
+  if (const json* v = field(root, "lumen_alpha")) {
+    const std::string mode = string_field(*v, "lumen_alpha");
+    if (mode == "drop") {
+      request.alpha = AlphaMode::kDrop;
+    } else if (mode == "white") {
+      request.alpha = AlphaMode::kWhite;
+    } else {
+      bad_request("'lumen_alpha' must be \"drop\" or \"white\"", "lumen_alpha", "invalid_value");
+    }
+  }
   if (const json* v = field(root, "stop")) {
     if (v->is_string()) {
       request.stop.push_back(v->get<std::string>());

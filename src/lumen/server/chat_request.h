@@ -6,7 +6,9 @@
 //   PART is {"type": "text", "text": ...} or {"type": "image_url", "image_url": {"url": ...}}
 //   (images only in user messages), max_tokens / max_completion_tokens, temperature, top_p,
 //   seed, stop (string or up to 4 strings), n (1 only), stream, stream_options.include_usage;
-//   as extensions (vLLM's names) top_k, repetition_penalty, ignore_eos.
+//   as extensions (vLLM's names) top_k, repetition_penalty, ignore_eos; and lumen_alpha
+//   ("drop", the default and the reference's, or "white": composite transparent images onto
+//   white before they are encoded).
 // Refused with 400 naming the parameter: unsupported features that would change the answer
 // (tools, logprobs, n > 1, non-zero presence/frequency penalties, JSON response formats).
 // Unknown fields are ignored, as most OpenAI-compatible servers do.
@@ -20,6 +22,7 @@
 
 #include "lumen/runtime/sampler.h"
 #include "lumen/text/chat_template.h"
+#include "lumen/vision/image_decode.h"
 
 namespace lumen::server {
 
@@ -37,6 +40,7 @@ struct ChatRequest {
   SamplingParams sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;
+  std::optional<AlphaMode> alpha;  // lumen_alpha; absent: the server's --alpha
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };

@@ -52,9 +52,12 @@ std::vector<int32_t> prompt_tokens(const ServerContext& ctx, const ChatRequest& 
 // Embeddings for every image of the request, from the cache or the batched encoder. An image
 // found in the cache is not even decoded.
 void resolve_images(ServerContext& ctx, const ChatRequest& chat, SequenceRequest& seq) {
+  const AlphaMode alpha = chat.alpha.value_or(ctx.engine.options().alpha);
   for (const ChatImage& image : chat.images) {
     std::vector<uint8_t> bytes = fetch_image_bytes(image.url, ctx.options.images, image.param);
-    const ContentHash hash = sha256(bytes.data(), bytes.size());
+    ContentHash hash = sha256(bytes.data(), bytes.size());
+    // The same bytes give other pixels when composited, so the mode is part of the cache key.
+    if (alpha == AlphaMode::kWhite) hash = sha256("alpha=white:" + to_hex(hash));
     ImageEmbedding embedding = ctx.image_cache.find(hash);
     if (embedding) {
       ctx.metrics.image_cache_hits += 1;
@@ -62,7 +65,7 @@ void resolve_images(ServerContext& ctx, const ChatRequest& chat, SequenceRequest
       ctx.metrics.image_cache_misses += 1;
       Image decoded;
       try {
-        decoded = decode_image(bytes, ctx.engine.options().image_limits, "'" + image.param + "'");
+        decoded = decode_image(bytes, ctx.engine.options().image_limits, "'" + image.param + "'", alpha);
       } catch (const Error& e) {
         throw ApiError(400, e.what(), image.param,
                        e.kind() == ErrorKind::kLimitExceeded ? "image_too_large" : "invalid_image");

@@ -47,9 +47,8 @@ std::unique_ptr<Embedder> engine_embedder(const Engine& engine, const std::strin
   if (method == "prompt") return std::make_unique<ImpPromptEmbedder>(shared);
   EmbedderOptions options;
   options.image_limits = engine.options().image_limits;
-  auto embedder = std::make_unique<ImpCaptionEmbedder>(shared, options);
-  embedder->set_image_limits(engine.options().image_limits);
-  return embedder;
+  options.alpha = engine.options().alpha;
+  return std::make_unique<ImpCaptionEmbedder>(shared, options);
 }
 
 std::shared_ptr<RetrievalState> make_state(const ServerContext& ctx) {
@@ -69,6 +68,7 @@ std::shared_ptr<RetrievalState> make_state(const ServerContext& ctx) {
     EmbedderOptions options;
     options.method = method;
     options.image_limits = ctx.engine.options().image_limits;
+    options.alpha = ctx.engine.options().alpha;
     state->embedder = load_embedder(spec.value("model", ""), options);
   }
   check_embedder_matches(*state->index, *state->embedder);
@@ -112,7 +112,7 @@ int64_t k_of(const json& root) {
 Image fetch_image(const ServerContext& ctx, const std::string& url, const std::string& param) {
   const std::vector<uint8_t> bytes = fetch_image_bytes(url, ctx.options.images, param);
   try {
-    return decode_image(bytes, ctx.engine.options().image_limits, "'" + param + "'");
+    return decode_image(bytes, ctx.engine.options().image_limits, "'" + param + "'", ctx.engine.options().alpha);
   } catch (const Error& e) {
     // The same codes as /v1/chat/completions.
     throw ApiError(400, e.what(), param, e.kind() == ErrorKind::kLimitExceeded ? "image_too_large" : "invalid_image");

@@ -277,7 +277,8 @@ void BatchScheduler::consume_logits(Sequence& seq, float* logits) {
   const bool is_eos =
       std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) != config.eos_token_ids.end();
   if (is_eos && !seq.request.options.ignore_eos) return finish(seq, "stop");
-  if (!is_eos) seq.text += engine_.tokenizer().token_bytes(token);
+  // Special tokens are dropped from the text, as in generate() (generator.cpp).
+  if (!is_eos && !engine_.tokenizer().is_special(token)) seq.text += engine_.tokenizer().token_bytes(token);
   const size_t stop_at = seq.stops->find_stop(seq.text);
   if (stop_at != std::string::npos) {
     seq.text.resize(stop_at);

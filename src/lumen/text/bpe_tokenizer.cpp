@@ -52,6 +52,34 @@ Json parse_json_file(const fs::path& path) {
   }
 }
 
+Json parse_json_object_file(const fs::path& path) {
+  Json value = parse_json_file(path);
+  if (!value.is_object()) fail(path.string(), ": expected a JSON object");
+  return value;
+}
+
+// tokenizer_config.json's tokenizer_class names the algorithm transformers would run. Lumen
+// implements GPT-2 byte-level BPE: CodeGenTokenizer (Imp, Phi-2), GPT2Tokenizer (each with or
+// without "Fast"), and PreTrainedTokenizerFast over a byte-level BPE tokenizer.json (whose
+// model and pre-tokenizer the loader checks). Anything else (LlamaTokenizer, Qwen2Tokenizer,
+// ...) would split text differently, so it is refused rather than approximated.
+void check_tokenizer_class(const fs::path& model_dir) {
+  const fs::path file = model_dir / "tokenizer_config.json";
+  if (!file_exists(file)) return;
+  const Json config = parse_json_object_file(file);
+  const auto it = config.find("tokenizer_class");
+  if (it == config.end() || it->is_null()) return;
+  if (!it->is_string()) fail(file.string(), ": \"tokenizer_class\" must be a string");
+  const std::string& name = it->get_ref<const std::string&>();
+  for (const char* known : {"CodeGenTokenizer", "CodeGenTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast",
+                            "PreTrainedTokenizerFast"}) {
+    if (name == known) return;
+  }
+  fail(file.string(), ": tokenizer_class = \"", name,
+       "\" is not supported: Lumen implements GPT-2 byte-level BPE (CodeGenTokenizer, GPT2Tokenizer, "
+       "PreTrainedTokenizerFast)");
+}
+
 int32_t parse_token_id(const Json& value, const fs::path& file, std::string_view what) {
   int64_t id = -1;
   if (value.is_number_unsigned()) {
@@ -118,7 +146,7 @@ class BpeTokenizer::Loader {
  public:
   explicit Loader(BpeTokenizer& tokenizer) : t_(tokenizer) {}
 
-  // Source (a): vocab.json + merges.txt (+ tokenizer_config.json, added_tokens.json,
+  // Source (b): vocab.json + merges.txt (+ tokenizer_config.json, added_tokens.json,
   // special_tokens_map.json when present).
   void load_vocab_and_merges(const fs::path& dir) {
     vocab_file_ = dir / "vocab.json";
@@ -127,43 +155,26 @@ class BpeTokenizer::Loader {
 
     std::vector<std::string> special_names;
     const fs::path config_file = dir / "tokenizer_config.json";
-    if (file_exists(config_file)) {
-      const Json config = parse_json_file(config_file);
-      if (!config.is_object()) fail(config_file.string(), ": expected a JSON object");
+    const Json config = file_exists(config_file) ? parse_json_object_file(config_file) : Json::object();
+    if (!config.empty()) {
       t_.add_prefix_space_ = bool_field(config, "add_prefix_space", false, config_file);
       collect_special_names(config, &special_names);
       if (const auto it = config.find("added_tokens_decoder"); it != config.end()) {
-        if (!it->is_object()) fail(config_file.string(), ": \"added_tokens_decoder\" must be an object");
-        for (auto entry = it->begin(); entry != it->end(); ++entry) {
-          const std::string& key = entry.key();
-          int64_t id = -1;
-          const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
-          if (error != std::errc() || end != key.data() + key.size()) {
-            fail(config_file.string(), ": added_tokens_decoder key ", quoted_token(key), " is not a token id");
-          }
-          add_token_object(entry.value(), Json(id), config_file);
-        }
+        for (AddedToken& token : parse_added_tokens_decoder(*it, config_file)) add_token(std::move(token), config_file);
       }
     }
     const fs::path special_map_file = dir / "special_tokens_map.json";
-    if (file_exists(special_map_file)) {
-      const Json special_map = parse_json_file(special_map_file);
-      if (!special_map.is_object()) fail(special_map_file.string(), ": expected a JSON object");
-      collect_special_names(special_map, &special_names);
-    }
+    if (file_exists(special_map_file)) collect_special_names(parse_json_object_file(special_map_file), &special_names);
     const fs::path added_file = dir / "added_tokens.json";
     if (file_exists(added_file)) {
-      const Json added = parse_json_file(added_file);
-      if (!added.is_object()) fail(added_file.string(), ": expected a JSON object of token -> id");
-      for (auto entry = added.begin(); entry != added.end(); ++entry) {
-        AddedToken token;
-        token.content = entry.key();
-        token.id = parse_token_id(entry.value(), added_file, "token " + quoted_token(token.content));
-        token.special = std::find(special_names.begin(), special_names.end(), token.content) != special_names.end();
-        token.normalized = !token.special;
+      for (AddedToken& token : parse_added_tokens_json(added_file, special_names)) {
         add_token(std::move(token), added_file);
       }
     }
+    // transformers also sets "special" on an added token that is named bos/eos/... (CodeGen's
+    // defaults included); this changes what decode(skip_special) drops, not how text is split.
+    std::vector<std::string> named = special_names;
+    add_codegen_default_names(config, &named);
     // bos/eos/unk/pad tokens that are plain vocab entries are still matched as special tokens,
     // as transformers registers them (GPT-2's "<|endoftext|>" when no config lists it).
     special_names.push_back("<|endoftext|>");
@@ -174,20 +185,34 @@ class BpeTokenizer::Loader {
         add_token(AddedToken{.content = name, .id = in_vocab->second, .special = true}, vocab_file_);
       }
     }
+    mark_named_special(named);
   }
 
-  // Source (b): tokenizer.json.
-  void load_tokenizer_json(const fs::path& file) {
+  // Source (a): tokenizer.json, with what tokenizer_config.json adds to it (see the header).
+  void load_tokenizer_json(const fs::path& dir) {
+    const fs::path file = dir / "tokenizer.json";
     vocab_file_ = file;
-    const Json root = parse_json_file(file);
-    if (!root.is_object()) fail(file.string(), ": expected a JSON object");
+    const Json root = parse_json_object_file(file);
     const auto model = root.find("model");
     if (model == root.end() || !model->is_object()) fail(file.string(), ": no \"model\" object");
     check_supported(root, *model, file);
-    t_.ignore_merges_ = bool_field(*model, "ignore_merges", false, file);
-    const Json& pre_tokenizer = root.at("pre_tokenizer");  // a ByteLevel object: checked above
-    t_.add_prefix_space_ = bool_field(pre_tokenizer, "add_prefix_space", true, file);  // HF defaults
-    t_.use_regex_ = bool_field(pre_tokenizer, "use_regex", true, file);
+
+    const fs::path config_file = dir / "tokenizer_config.json";
+    const bool has_config = file_exists(config_file);
+    const Json config = has_config ? parse_json_object_file(config_file) : Json::object();
+    const bool rebuilt = has_config && rebuilds_from_vocab_and_merges(config, config_file);
+    if (rebuilt) {
+      // CodeGenTokenizer.__init__ builds a fresh ByteLevel pre-tokenizer and a plain BPE model
+      // from tokenizer.json's vocab and merges: nothing else of tokenizer.json is kept.
+      t_.add_prefix_space_ = bool_field(config, "add_prefix_space", false, config_file);
+      t_.use_regex_ = true;
+      t_.ignore_merges_ = false;
+    } else {
+      t_.ignore_merges_ = bool_field(*model, "ignore_merges", false, file);
+      const Json& pre_tokenizer = root.at("pre_tokenizer");  // a ByteLevel object: checked above
+      t_.add_prefix_space_ = bool_field(pre_tokenizer, "add_prefix_space", true, file);  // HF defaults
+      t_.use_regex_ = bool_field(pre_tokenizer, "use_regex", true, file);
+    }
 
     const auto vocab = model->find("vocab");
     if (vocab == model->end()) fail(file.string(), ": model has no \"vocab\"");
@@ -210,15 +235,66 @@ class BpeTokenizer::Loader {
       ++rank;
     }
 
-    if (const auto added = root.find("added_tokens"); added != root.end() && !added->is_null()) {
-      if (!added->is_array()) fail(file.string(), ": \"added_tokens\" must be an array");
-      for (const Json& token : *added) {
-        if (!token.is_object()) fail(file.string(), ": an added token is not an object");
-        const auto id = token.find("id");
-        if (id == token.end()) fail(file.string(), ": an added token has no \"id\"");
-        add_token_object(token, *id, file);
+    // Special-token names. special_tokens_map.json and added_tokens.json are transformers'
+    // legacy files, read only when tokenizer_config.json has no "added_tokens_decoder".
+    std::vector<std::string> special_names;
+    collect_special_names(config, &special_names);
+    if (rebuilt) add_codegen_default_names(config, &special_names);
+    const auto decoder = config.find("added_tokens_decoder");
+    const bool has_decoder = decoder != config.end();
+    const fs::path special_map_file = dir / "special_tokens_map.json";
+    if (!has_decoder && file_exists(special_map_file)) {
+      collect_special_names(parse_json_object_file(special_map_file), &special_names);
+    }
+
+    if (rebuilt && has_decoder) {
+      // The rebuilt tokenizer has no added tokens of its own: the config's list is the only one.
+      for (AddedToken& token : parse_added_tokens_decoder(*decoder, config_file)) {
+        add_token(std::move(token), config_file);
+      }
+    } else {
+      if (const auto added = root.find("added_tokens"); added != root.end() && !added->is_null()) {
+        if (!added->is_array()) fail(file.string(), ": \"added_tokens\" must be an array");
+        for (const Json& token : *added) {
+          if (!token.is_object()) fail(file.string(), ": an added token is not an object");
+          const auto id = token.find("id");
+          if (id == token.end()) fail(file.string(), ": an added token has no \"id\"");
+          add_token(parse_token_object(token, *id, file), file);
+        }
+      }
+      // transformers then adds the config's tokens on top (tokenizers' add_tokens): a content
+      // already there keeps its id and flags, except that "special" sticks.
+      const fs::path added_file = dir / "added_tokens.json";
+      std::vector<AddedToken> extra;
+      fs::path extra_file = config_file;
+      if (has_decoder) {
+        extra = parse_added_tokens_decoder(*decoder, config_file);
+      } else if (file_exists(added_file)) {
+        extra = parse_added_tokens_json(added_file, special_names);
+        extra_file = added_file;
+      }
+      for (AddedToken& token : extra) {
+        if (const auto it = t_.added_id_by_content_.find(token.content); it != t_.added_id_by_content_.end()) {
+          if (token.special) t_.added_tokens_[t_.added_index_by_id_.at(it->second)].special = true;
+          continue;
+        }
+        add_token(std::move(token), extra_file);
       }
     }
+
+    // A named token that is not an added token yet is added as special and not normalized: with
+    // its vocab id, or after the largest id when the vocab lacks it (tokenizers' add_tokens).
+    for (const std::string& name : special_names) {
+      if (name.empty() || t_.added_id_by_content_.contains(name)) continue;
+      AddedToken token{.content = name, .special = true};
+      if (const auto in_vocab = t_.vocab_.find(name); in_vocab != t_.vocab_.end()) {
+        token.id = in_vocab->second;
+      } else {
+        token.id = next_added_id(has_config ? config_file : file);
+      }
+      add_token(std::move(token), has_config ? config_file : file);
+    }
+    mark_named_special(special_names);
   }
 
   // Checks that every byte has a token and builds the lookup structures.
@@ -318,7 +394,7 @@ class BpeTokenizer::Loader {
   }
 
   // {"content": ..., "special": ..., "normalized": ..., "lstrip": ..., "rstrip": ...}
-  void add_token_object(const Json& object, const Json& id, const fs::path& file) {
+  static AddedToken parse_token_object(const Json& object, const Json& id, const fs::path& file) {
     if (!object.is_object()) fail(file.string(), ": an added token is not an object");
     const auto content = object.find("content");
     if (content == object.end() || !content->is_string()) fail(file.string(), ": an added token has no \"content\"");
@@ -329,7 +405,80 @@ class BpeTokenizer::Loader {
     token.normalized = bool_field(object, "normalized", !token.special, file);  // HF's default
     token.lstrip = bool_field(object, "lstrip", false, file);
     token.rstrip = bool_field(object, "rstrip", false, file);
-    add_token(std::move(token), file);
+    return token;
+  }
+
+  // tokenizer_config.json's {"50256": {"content": ...}, ...}
+  static std::vector<AddedToken> parse_added_tokens_decoder(const Json& decoder, const fs::path& file) {
+    if (!decoder.is_object()) fail(file.string(), ": \"added_tokens_decoder\" must be an object");
+    std::vector<AddedToken> tokens;
+    for (auto entry = decoder.begin(); entry != decoder.end(); ++entry) {
+      const std::string& key = entry.key();
+      int64_t id = -1;
+      const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
+      if (error != std::errc() || end != key.data() + key.size()) {
+        fail(file.string(), ": added_tokens_decoder key ", quoted_token(key), " is not a token id");
+      }
+      tokens.push_back(parse_token_object(entry.value(), Json(id), file));
+    }
+    return tokens;
+  }
+
+  // added_tokens.json's {"<image>": 50296, ...}: special when named bos/eos/..., and then not
+  // normalized, as transformers reads this legacy file.
+  static std::vector<AddedToken> parse_added_tokens_json(const fs::path& file,
+                                                         const std::vector<std::string>& special_names) {
+    const Json added = parse_json_file(file);
+    if (!added.is_object()) fail(file.string(), ": expected a JSON object of token -> id");
+    std::vector<AddedToken> tokens;
+    for (auto entry = added.begin(); entry != added.end(); ++entry) {
+      AddedToken token;
+      token.content = entry.key();
+      token.id = parse_token_id(entry.value(), file, "token " + quoted_token(token.content));
+      token.special = std::find(special_names.begin(), special_names.end(), token.content) != special_names.end();
+      token.normalized = !token.special;
+      tokens.push_back(std::move(token));
+    }
+    return tokens;
+  }
+
+  // transformers 5 resolves tokenizer_class to a class; CodeGenTokenizer and GPT2Tokenizer
+  // (the "Fast" names are aliases) have their own __init__, which keeps only tokenizer.json's
+  // vocab and merges. Any other class loads tokenizer.json as it is.
+  static bool rebuilds_from_vocab_and_merges(const Json& config, const fs::path& file) {
+    const auto it = config.find("tokenizer_class");
+    if (it == config.end() || it->is_null()) return false;
+    if (!it->is_string()) fail(file.string(), ": \"tokenizer_class\" must be a string");
+    std::string_view name = it->get_ref<const std::string&>();
+    if (name.ends_with("Fast")) name.remove_suffix(4);
+    return name == "CodeGenTokenizer" || name == "GPT2Tokenizer";
+  }
+
+  // CodeGenTokenizer's keyword defaults: bos, eos and unk are "<|endoftext|>" unless the config
+  // sets them (to null included).
+  static void add_codegen_default_names(const Json& config, std::vector<std::string>* names) {
+    for (const char* key : {"bos_token", "eos_token", "unk_token"}) {
+      if (!config.contains(key)) names->emplace_back("<|endoftext|>");
+    }
+  }
+
+  void mark_named_special(const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
+      if (const auto it = t_.added_id_by_content_.find(name); it != t_.added_id_by_content_.end()) {
+        t_.added_tokens_[t_.added_index_by_id_.at(it->second)].special = true;
+      }
+    }
+  }
+
+  // The id tokenizers' add_tokens gives a token the vocab lacks: the vocab's size (its number of
+  // entries) while every added id is below it, else one past the largest added id.
+  int32_t next_added_id(const fs::path& file) const {
+    const auto vocab_count = static_cast<int64_t>(t_.vocab_.size());
+    int64_t largest = -1;
+    for (const AddedToken& token : t_.added_tokens_) largest = std::max<int64_t>(largest, token.id);
+    const int64_t id = largest >= vocab_count ? largest + 1 : vocab_count;
+    if (id > kMaxTokenId) fail(file.string(), ": no token id left below ", kMaxTokenId, " for a special token");
+    return static_cast<int32_t>(id);
   }
 
   void add_token(AddedToken token, const fs::path& file) {
@@ -353,15 +502,20 @@ class BpeTokenizer::Loader {
     t_.added_tokens_.push_back(std::move(token));
   }
 
+  // transformers 5's SPECIAL_TOKENS_ATTRIBUTES plus the additional (v4 name) / extra (v5 name)
+  // special tokens given as a list.
   static void collect_special_names(const Json& config, std::vector<std::string>* names) {
-    for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+    for (const char* key :
+         {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
       if (const auto it = config.find(key); it != config.end()) {
         if (auto content = token_content(*it)) names->push_back(std::move(*content));
       }
     }
-    if (const auto it = config.find("additional_special_tokens"); it != config.end() && it->is_array()) {
-      for (const Json& value : *it) {
-        if (auto content = token_content(value)) names->push_back(std::move(*content));
+    for (const char* key : {"additional_special_tokens", "extra_special_tokens"}) {
+      if (const auto it = config.find(key); it != config.end() && it->is_array()) {
+        for (const Json& value : *it) {
+          if (auto content = token_content(value)) names->push_back(std::move(*content));
+        }
       }
     }
   }
@@ -416,10 +570,11 @@ BpeTokenizer BpeTokenizer::load(const fs::path& model_dir) {
   Loader loader(tokenizer);
   const fs::path tokenizer_json = model_dir / "tokenizer.json";
   try {
-    if (file_exists(model_dir / "vocab.json") && file_exists(model_dir / "merges.txt")) {
+    check_tokenizer_class(model_dir);
+    if (file_exists(tokenizer_json)) {  // what transformers' AutoTokenizer prefers
+      loader.load_tokenizer_json(model_dir);
+    } else if (file_exists(model_dir / "vocab.json") && file_exists(model_dir / "merges.txt")) {
       loader.load_vocab_and_merges(model_dir);
-    } else if (file_exists(tokenizer_json)) {
-      loader.load_tokenizer_json(tokenizer_json);
     } else {
       // Name the file that is missing when half of the vocab.json + merges.txt pair is there.
       const bool has_vocab = file_exists(model_dir / "vocab.json");
@@ -610,10 +765,18 @@ std::string_view BpeTokenizer::bytes_of(int32_t id) const {
   return std::string_view(token_blob_).substr(begin, token_offsets_[id + 1] - begin);
 }
 
-std::string BpeTokenizer::decode(std::span<const int32_t> ids) const {
+std::string BpeTokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
   std::string bytes;
-  for (int32_t id : ids) bytes.append(bytes_of(id));
+  for (int32_t id : ids) {
+    if (skip_special && is_special(id)) continue;
+    bytes.append(bytes_of(id));
+  }
   return bpe_detail::utf8_lossy(bytes);
+}
+
+bool BpeTokenizer::is_special(int32_t id) const {
+  const auto it = added_index_by_id_.find(id);
+  return it != added_index_by_id_.end() && added_tokens_[it->second].special;
 }
 
 std::string BpeTokenizer::token_bytes(int32_t id) const { return std::string(bytes_of(id)); }

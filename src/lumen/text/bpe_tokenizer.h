@@ -28,11 +28,29 @@ namespace lumen {
 
 class BpeTokenizer {
  public:
-  // Loads from a Hugging Face model directory. Sources, in this priority:
-  //  (a) vocab.json + merges.txt, with added tokens from added_tokens.json and/or the
-  //      "added_tokens_decoder" of tokenizer_config.json (bos/eos/unk/pad tokens named in
-  //      tokenizer_config.json or special_tokens_map.json that are in the vocab count as special);
-  //  (b) tokenizer.json with a "BPE" model and a ByteLevel pre-tokenizer, plus its "added_tokens".
+  // Loads from a Hugging Face model directory, choosing the source the way transformers 5's
+  // AutoTokenizer does:
+  //  (a) tokenizer.json when present (the fast tokenizer; Imp-v1-3b ships it beside vocab.json +
+  //      merges.txt), a "BPE" model with a ByteLevel pre-tokenizer. What tokenizer_config.json
+  //      adds is honoured as transformers applies it on top of tokenizer.json:
+  //       - tokenizer_class CodeGenTokenizer or GPT2Tokenizer (with or without "Fast"): these
+  //         classes keep only the vocab and merges of tokenizer.json and rebuild the rest, so
+  //         add_prefix_space comes from tokenizer_config.json (default false), the GPT-2 regex is
+  //         always used, and when tokenizer_config.json has "added_tokens_decoder" it alone
+  //         lists the added tokens (tokenizer.json's "added_tokens" are then not read);
+  //       - any other class, or no tokenizer_config.json: tokenizer.json's pre-tokenizer and
+  //         "added_tokens" as they are; entries of "added_tokens_decoder" (or, without it,
+  //         added_tokens.json) whose content tokenizer.json lacks are added, and for a content
+  //         it has, "special": true makes it special;
+  //       - bos/eos/unk/sep/pad/cls/mask and additional/extra special tokens named in
+  //         tokenizer_config.json (and special_tokens_map.json when there is no
+  //         "added_tokens_decoder"; CodeGen's defaults bos = eos = unk = "<|endoftext|>") are
+  //         special: an added token so named is marked special, a vocab entry becomes a special
+  //         added token, and a name found nowhere is appended after the largest id.
+  //  (b) otherwise vocab.json + merges.txt, with added tokens from added_tokens.json and/or the
+  //      "added_tokens_decoder" of tokenizer_config.json; tokens named as above in
+  //      tokenizer_config.json or special_tokens_map.json (and "<|endoftext|>") that are plain
+  //      vocab entries become special added tokens, and named added tokens are marked special.
   // Throws lumen::Error naming the offending file on missing files, malformed JSON, ids out of
   // range, merges that refer to tokens not in the vocab, or unsupported tokenizer features.
   static BpeTokenizer load(const std::filesystem::path& model_dir);
@@ -40,7 +58,13 @@ class BpeTokenizer {
   std::vector<int32_t> encode(std::string_view text) const;  // no BOS added
   // Concatenated token bytes, with invalid UTF-8 replaced by U+FFFD the way HF does it (one
   // replacement per maximal invalid subsequence). Ids without a token decode to nothing.
-  std::string decode(std::span<const int32_t> ids) const;
+  std::string decode(std::span<const int32_t> ids) const { return decode(ids, false); }
+  // With skip_special, ids of special added tokens (is_special) are dropped first, as HF's
+  // decode(skip_special_tokens=True) does; Imp's model card decodes its answers that way.
+  std::string decode(std::span<const int32_t> ids, bool skip_special) const;
+  // True for an added token marked special: "special": true in tokenizer.json or
+  // tokenizer_config.json, or named as bos/eos/unk/... (see load). False for every other id.
+  bool is_special(int32_t id) const;
   // Raw bytes of one token, possibly an incomplete UTF-8 sequence ("" if the id has no token);
   // meant for streaming, where the caller joins bytes until they form whole characters.
   std::string token_bytes(int32_t id) const;
@@ -53,7 +77,7 @@ class BpeTokenizer {
   struct AddedToken {
     std::string content;
     int32_t id = 0;
-    bool special = false;     // "special": true in HF; only informational here
+    bool special = false;     // "special": true in HF: is_special(), dropped by decode(skip_special)
     bool normalized = false;  // matched in the second pass, after the non-normalized tokens
     bool lstrip = false;      // the match swallows whitespace on its left
     bool rstrip = false;      // ... and on its right

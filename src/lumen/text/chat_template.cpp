@@ -8,9 +8,14 @@
 namespace lumen {
 
 namespace {
+// conv_phi2 and conv_vicuna_v1 in Imp's (and LLaVA's) conversation.py.
 constexpr const char* kLlavaSystem =
     "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
     "detailed, and polite answers to the user's questions.";
+// conv_llava_v1 there: the same conversation with "human" for "user".
+constexpr const char* kLlavaV1System =
+    "A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, "
+    "detailed, and polite answers to the human's questions.";
 }
 
 ChatTemplate imp_chat_template() {
@@ -24,7 +29,8 @@ ChatTemplate chat_template_by_name(const std::string& name) {
   if (name == "phi2" || name == "imp" || name == "imp_v1") return imp_chat_template();
   if (name == "vicuna_v1" || name == "llava_v1") {
     ChatTemplate t = imp_chat_template();
-    t.name = "vicuna_v1";
+    t.name = name;
+    if (name == "llava_v1") t.system = kLlavaV1System;
     return t;
   }
   if (name == "plain") {
@@ -35,7 +41,7 @@ ChatTemplate chat_template_by_name(const std::string& name) {
     t.sep2 = "\n";
     return t;
   }
-  fail("unknown chat template '", name, "' (known: phi2, vicuna_v1, plain)");
+  fail("unknown chat template '", name, "' (known: phi2, vicuna_v1, llava_v1, plain)");
 }
 
 std::string ChatTemplate::render(const std::vector<ChatTurn>& turns, const std::string& image_token) const {

@@ -17,7 +17,7 @@ struct ChatTurn {
 };
 
 struct ChatTemplate {
-  std::string name;           // "phi2", "vicuna_v1", "plain"
+  std::string name;           // "phi2", "vicuna_v1", "llava_v1", "plain"
   std::string system;         // system prompt
   std::string user_role = "USER";
   std::string assistant_role = "ASSISTANT";

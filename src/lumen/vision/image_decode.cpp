@@ -1,4 +1,5 @@
-// JPEG and PNG decoding to RGB8, matching PIL's Image.open + transformers' convert_to_rgb.
+// JPEG and PNG decoding to RGB8, matching PIL's Image.open + transformers' convert_to_rgb
+// (Image.convert("RGB")), or with transparency composited onto white when asked.
 //
 // libjpeg and libpng report fatal errors through a callback that must not return; their
 // default ones print and exit(). Ours longjmp back into a small "guarded" function that owns
@@ -39,12 +40,18 @@ void check_pixel_limit(uint64_t width, uint64_t height, const ImageLimits& limit
 // because 255 is odd, so adding 127 rounds exactly like adding 127.5 would.)
 constexpr uint8_t div255_round(uint32_t v) { return static_cast<uint8_t>((v + 127) / 255); }
 
-// One channel of PIL's Image.alpha_composite(white, pixel) followed by convert("RGB"), which
-// is what transformers' convert_to_rgb does for every non-RGB mode. PIL computes it in fixed
-// point (7 fractional bits and a shift-based division by 255); with an opaque white
-// destination that reduces to round((c * a + 255 * (255 - a)) / 255). Checked against Pillow
-// for all 65536 (c, a) pairs. a = 255 gives c back, a = 0 gives 255.
+// One channel of PIL's Image.alpha_composite(white, pixel) followed by convert("RGB") (what
+// AlphaMode::kWhite asks for). PIL computes it in fixed point (7 fractional bits and a
+// shift-based division by 255); with an opaque white destination that reduces to
+// round((c * a + 255 * (255 - a)) / 255). Checked against Pillow for all 65536 (c, a) pairs.
+// a = 255 gives c back, a = 0 gives 255.
 constexpr uint8_t over_white(uint32_t c, uint32_t a) { return div255_round(c * a + 255 * (255 - a)); }
+
+// Channel c with alpha a as the chosen mode has it: Image.convert("RGB") drops the alpha
+// (kDrop, the reference pipeline's), or it is composited onto white (kWhite).
+constexpr uint8_t apply_alpha(AlphaMode mode, uint32_t c, uint32_t a) {
+  return mode == AlphaMode::kWhite ? over_white(c, a) : static_cast<uint8_t>(c);
+}
 
 uint32_t read_be16(const uint8_t* p) { return (uint32_t{p[0]} << 8) | p[1]; }
 uint32_t read_be32(const uint8_t* p) {
@@ -296,6 +303,7 @@ struct PngSession {
   int num_trans = 0;  // > 0 when a tRNS chunk was accepted
   uint8_t trans_alpha[256] = {};
   png_color_16 trans_color = {};
+  AlphaMode alpha = AlphaMode::kDrop;
   // After the transforms are set (png_read_update_info).
   size_t rowbytes = 0;
 };
@@ -370,14 +378,15 @@ bool png_prepare_rows_guarded(PngSession* s, int* passes) {
 }
 
 // How to turn one row of raw samples into RGB8, following the mode PIL opens each PNG type as
-// and what convert_to_rgb then does with that mode.
+// and what convert("RGB") (or, with AlphaMode::kWhite, compositing onto white) does with it.
 struct PngRowFormat {
   int color_type = 0;
   int bit_depth = 0;
   uint32_t width = 0;
-  bool has_trns = false;
+  AlphaMode alpha = AlphaMode::kDrop;
+  bool has_trns = false;  // a gray tRNS level that kWhite turns white
   uint32_t trans_gray = 0;
-  uint8_t palette_rgb[256][3] = {};  // palette entries already composited over white
+  uint8_t palette_rgb[256][3] = {};  // palette entries with apply_alpha already applied
 };
 
 PngRowFormat make_png_row_format(const PngSession& s) {
@@ -385,19 +394,22 @@ PngRowFormat make_png_row_format(const PngSession& s) {
   f.color_type = s.color_type;
   f.bit_depth = s.bit_depth;
   f.width = s.width;
-  f.has_trns = s.num_trans > 0;
+  f.alpha = s.alpha;
+  // convert("RGB") ignores a gray or colour tRNS key: only compositing makes those pixels white.
+  f.has_trns = s.num_trans > 0 && s.alpha == AlphaMode::kWhite;
   f.trans_gray = s.trans_color.gray;
   if (s.color_type == PNG_COLOR_TYPE_PALETTE) {
     // PIL's palette starts zeroed and opaque (Pillow >= 10; 9.x used a gray ramp), PLTE fills
     // the first entries and tRNS sets the alpha of the first num_trans; convert("RGBA") looks
-    // every index up in that 256-entry table, so an index past the PLTE is opaque black.
+    // every index up in that 256-entry table, so an index past the PLTE is opaque black;
+    // convert("RGB") uses the same table without its alpha.
     for (int i = 0; i < 256; ++i) {
       const bool in_palette = i < s.num_palette;
       const uint32_t alpha = i < s.num_trans ? s.trans_alpha[i] : 255;
       const png_color c = in_palette ? s.palette[i] : png_color{0, 0, 0};
-      f.palette_rgb[i][0] = over_white(c.red, alpha);
-      f.palette_rgb[i][1] = over_white(c.green, alpha);
-      f.palette_rgb[i][2] = over_white(c.blue, alpha);
+      f.palette_rgb[i][0] = apply_alpha(s.alpha, c.red, alpha);
+      f.palette_rgb[i][1] = apply_alpha(s.alpha, c.green, alpha);
+      f.palette_rgb[i][2] = apply_alpha(s.alpha, c.blue, alpha);
     }
   }
   return f;
@@ -411,7 +423,8 @@ void png_row_to_rgb(const PngRowFormat& f, const uint8_t* raw, uint8_t* rgb) {
       if (wide) {
         // PIL opens 16-bit grayscale as mode "I;16" (full 16-bit values), and its conversion to
         // RGB(A) clips at 255 instead of scaling: any value above 255 becomes white. Matching
-        // the reference pipeline means keeping that. tRNS compares the full 16-bit value.
+        // the reference pipeline means keeping that. tRNS (kWhite only) compares the full
+        // 16-bit value.
         for (uint32_t x = 0; x < width; ++x) {
           const uint32_t v = read_be16(raw + 2 * x);
           const bool transparent = f.has_trns && v == f.trans_gray;
@@ -423,7 +436,8 @@ void png_row_to_rgb(const PngRowFormat& f, const uint8_t* raw, uint8_t* rgb) {
         // unpackers do. PIL's transparency test is then made on the scaled value: for 1-bit
         // images it stores the tRNS level as 0 or 255, for 2/4/8-bit it compares the scaled
         // pixel with the raw tRNS number (so for 2/4-bit images it rarely matches - a PIL
-        // quirk we reproduce). A transparent pixel composited over white is white.
+        // quirk we reproduce). A transparent pixel composited over white is white; without
+        // compositing (kDrop) the key is ignored.
         const uint32_t scale = 255u / ((1u << f.bit_depth) - 1u);
         const uint32_t trans_level = f.bit_depth == 1 ? (f.trans_gray != 0 ? 255u : 0u) : f.trans_gray;
         for (uint32_t x = 0; x < width; ++x) {
@@ -438,7 +452,7 @@ void png_row_to_rgb(const PngRowFormat& f, const uint8_t* raw, uint8_t* rgb) {
       const uint32_t step = wide ? 4 : 2, alpha_offset = wide ? 2 : 1;
       for (uint32_t x = 0; x < width; ++x) {
         const uint8_t* p = raw + step * x;
-        const uint8_t g = over_white(p[0], p[alpha_offset]);
+        const uint8_t g = apply_alpha(f.alpha, p[0], p[alpha_offset]);
         rgb[3 * x] = rgb[3 * x + 1] = rgb[3 * x + 2] = g;
       }
       break;
@@ -460,9 +474,9 @@ void png_row_to_rgb(const PngRowFormat& f, const uint8_t* raw, uint8_t* rgb) {
       for (uint32_t x = 0; x < width; ++x) {
         const uint8_t* p = raw + 4 * bytes * x;
         const uint8_t a = p[3 * bytes];
-        rgb[3 * x + 0] = over_white(p[0], a);
-        rgb[3 * x + 1] = over_white(p[bytes], a);
-        rgb[3 * x + 2] = over_white(p[2 * bytes], a);
+        rgb[3 * x + 0] = apply_alpha(f.alpha, p[0], a);
+        rgb[3 * x + 1] = apply_alpha(f.alpha, p[bytes], a);
+        rgb[3 * x + 2] = apply_alpha(f.alpha, p[2 * bytes], a);
       }
       break;
     }
@@ -491,7 +505,8 @@ bool png_read_rows_guarded(PngSession* s, const PngRowFormat* format, int passes
   return true;
 }
 
-Image decode_png(std::span<const uint8_t> bytes, const ImageLimits& limits, std::string_view label) {
+Image decode_png(std::span<const uint8_t> bytes, const ImageLimits& limits, std::string_view label,
+                 AlphaMode alpha) {
   // The IHDR must be the first chunk (libpng refuses anything else), so its size can be
   // checked before libpng reads further: a file that is only a signature and a huge IHDR is
   // refused for its size, not for being cut short.
@@ -500,6 +515,7 @@ Image decode_png(std::span<const uint8_t> bytes, const ImageLimits& limits, std:
   }
 
   PngSession session;
+  session.alpha = alpha;
   session.data = bytes.data();
   session.size = bytes.size();
   struct Destroyer {
@@ -547,19 +563,28 @@ Image decode_png(std::span<const uint8_t> bytes, const ImageLimits& limits, std:
 
 }  // namespace
 
-Image decode_image(std::span<const uint8_t> bytes, const ImageLimits& limits, std::string_view label) {
+const char* alpha_mode_name(AlphaMode mode) { return mode == AlphaMode::kWhite ? "white" : "drop"; }
+
+AlphaMode parse_alpha_mode(std::string_view name, std::string_view label) {
+  if (name == "drop") return AlphaMode::kDrop;
+  if (name == "white") return AlphaMode::kWhite;
+  fail(label, ": unknown alpha mode '", name, "' (drop: ignore transparency as the reference does; white: composite onto white)");
+}
+
+Image decode_image(std::span<const uint8_t> bytes, const ImageLimits& limits, std::string_view label,
+                   AlphaMode alpha) {
   if (bytes.empty()) fail(label, ": not a JPEG or PNG image (empty file)");
-  if (is_png(bytes)) return decode_png(bytes, limits, label);
+  if (is_png(bytes)) return decode_png(bytes, limits, label, alpha);
   if (is_jpeg(bytes)) return decode_jpeg(bytes, limits, label);
   fail(label, ": not a JPEG or PNG image", other_format_hint(bytes));
 }
 
-Image load_image(const std::filesystem::path& path, const ImageLimits& limits) {
+Image load_image(const std::filesystem::path& path, const ImageLimits& limits, AlphaMode alpha) {
   // read_text_file refuses missing files (kNotFound), directories, and files over the size
   // limit (kLimitExceeded), naming the path; it reads bytes, text or not.
   const std::string bytes = read_text_file(path, kMaxImageFileBytes);
   return decode_image(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), limits,
-                      path.string());
+                      path.string(), alpha);
 }
 
 }  // namespace lumen

@@ -1,6 +1,8 @@
 // Decoding JPEG (libjpeg-turbo) and PNG (libpng) into RGB8, converted the way the reference
-// Python pipeline does it: PIL's Image.open, then transformers' convert_to_rgb, which returns
-// RGB images untouched and alpha-composites every other mode onto a white background.
+// Python pipeline does it: PIL's Image.open, then transformers' convert_to_rgb, which is
+// PIL's Image.convert("RGB"): RGBA and LA drop their alpha channel, palette images map
+// through the palette ignoring its transparency, and nothing is composited. Compositing onto
+// white is an explicit choice (AlphaMode::kWhite).
 //
 // Inputs are untrusted: the format is detected from magic bytes (never the file name), the
 // pixel count is checked from the header before any pixel memory is allocated, and every
@@ -22,6 +24,15 @@ struct ImageLimits {
   uint64_t max_pixels = 50'000'000;
 };
 
+// What decoding does with transparency (an alpha channel, or a PNG tRNS chunk).
+enum class AlphaMode {
+  kDrop,   // Image.convert("RGB"), the reference pipeline's: alpha ignored
+  kWhite,  // Image.alpha_composite(white, image).convert("RGB")
+};
+// "drop" / "white"; parse_alpha_mode throws Error naming `label` for anything else.
+const char* alpha_mode_name(AlphaMode mode);
+AlphaMode parse_alpha_mode(std::string_view name, std::string_view label);
+
 // Files larger than this are refused by load_image (ErrorKind::kLimitExceeded).
 inline constexpr uint64_t kMaxImageFileBytes = uint64_t{256} << 20;
 
@@ -29,10 +40,11 @@ inline constexpr uint64_t kMaxImageFileBytes = uint64_t{256} << 20;
 // "image 2 of the request"). Throws Error: kInvalidInput for anything that is not a complete,
 // valid JPEG or PNG; kLimitExceeded when the header's size is over limits.max_pixels.
 Image decode_image(std::span<const uint8_t> bytes, const ImageLimits& limits = {},
-                   std::string_view label = "image");
+                   std::string_view label = "image", AlphaMode alpha = AlphaMode::kDrop);
 
 // Reads a file (refusing directories, empty files and files over kMaxImageFileBytes) and
 // decodes it. Error messages start with the path.
-Image load_image(const std::filesystem::path& path, const ImageLimits& limits = {});
+Image load_image(const std::filesystem::path& path, const ImageLimits& limits = {},
+                 AlphaMode alpha = AlphaMode::kDrop);
 
 }  // namespace lumen

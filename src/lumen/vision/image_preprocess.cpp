@@ -1,8 +1,36 @@
 #include "lumen/vision/image_preprocess.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "lumen/core/error.h"
 
 namespace lumen {
+
+Image expand_to_square(const Image& image, const std::array<uint8_t, 3>& fill) {
+  if (image.width == image.height) return image;
+  const int side = std::max(image.width, image.height);
+  const int left = (side - image.width) / 2, top = (side - image.height) / 2;
+  Image square;
+  square.width = square.height = side;
+  square.rgb.resize(square.pixel_count() * 3);
+  for (size_t i = 0; i < square.pixel_count(); ++i) std::memcpy(&square.rgb[3 * i], fill.data(), 3);
+  const size_t row_bytes = static_cast<size_t>(image.width) * 3;
+  for (int y = 0; y < image.height; ++y) {
+    std::memcpy(&square.rgb[(static_cast<size_t>(top + y) * side + left) * 3], &image.rgb[y * row_bytes], row_bytes);
+  }
+  return square;
+}
+
+std::array<uint8_t, 3> mean_fill_colour(const std::array<float, 3>& mean) {
+  std::array<uint8_t, 3> fill{};
+  for (int c = 0; c < 3; ++c) {
+    // Python's int() (truncation) of mean * 255.
+    const double v = static_cast<double>(mean[c]) * 255.0;
+    fill[c] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
+  }
+  return fill;
+}
 
 std::vector<float> normalize_to_chw(const Image& image, const std::array<float, 3>& mean,
                                     const std::array<float, 3>& std) {
