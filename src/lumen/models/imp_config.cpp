@@ -116,7 +116,6 @@ std::vector<int32_t> read_token_ids(const nlohmann::json& value, const std::stri
 
 void parse_vision(const nlohmann::json& v, const std::string& label, SiglipVisionConfig* out) {
   const std::string l = label + " vision_tower_config";
-
   if (auto model_type = get_string(v, {"model_type"}, l); model_type && *model_type != "siglip_vision_model") {
     fail(l, ": vision tower '", *model_type, "' is not supported (expected siglip_vision_model)");
   }
@@ -201,7 +200,6 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
   if (!c.is_object()) fail(label, ": expected a JSON object");
   ImpConfig config;
 
-  refuse_unsupported_keys(c, label);
   for (const auto& [key, value] : c.items()) {
     if (!listed(kReadKeys, key) && !listed(kIgnoredKeys, key) && !listed(kRefusedKeys, key)) {
       config.unrecognised_keys.push_back(key);
@@ -226,6 +224,8 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
     fail(label, ": unsupported architecture (model_type '", config.model_type,
          "'); Lumen runs Imp checkpoints (model_type \"imp\", ImpForCausalLM)");
   }
+
+  refuse_unsupported_keys(c, label);
 
   config.projector_type = get_string(c, {"mm_projector_type"}, label).value_or("linear");
   static const std::regex kMlpGelu(R"(^mlp([1-9][0-9]?)x_gelu$)");
