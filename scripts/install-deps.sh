@@ -9,6 +9,12 @@ PACKAGES=(
   libgtest-dev
   libsentencepiece-dev libhnswlib-dev
   libcpp-httplib-dev curl  # lumen serve (HTTP server and image downloads), server tests
+  chromium  # the web app's browser tests (tests/web, driven by playwright-core)
+  slurm-wlm munge  # batch jobs on Slurm: deploy/slurm, tests/deploy/slurm_test.sh
+  haproxy iproute2  # replicas behind HAProxy: deploy/haproxy, tests/deploy/haproxy_test.sh (ip netns)
+  # the Python package (python/, setup.py) and its tests: Debian's python3 builds and runs it
+  python3-dev python3-venv python3-setuptools python3-wheel pybind11-dev python3-pybind11
+  python3-numpy python3-pytest python3-pil
   clang-14 libclang-rt-14-dev llvm-14  # sanitizer build, libFuzzer targets, symbolized reports
 )
 

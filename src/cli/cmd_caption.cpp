@@ -3,11 +3,15 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/conversation.h"
 #include "cli/json_output.h"
+#include "lumen/core/error.h"
+#include "lumen/retrieval/shard.h"
 
 namespace lumen::cli {
 
@@ -46,9 +50,10 @@ int run_caption(int argc, char** argv) {
   SamplingOptions sampling;
   std::vector<std::string> inputs;
   std::string prompt = "Describe the image.";
+  std::string output, shard_text;
   bool jsonl = false;
   int64_t batch = 8;
-  ArgParser parser("caption", "lumen caption [-m DIR] IMG...|DIR [options]",
+  ArgParser parser("caption", "lumen caption [-m DIR] IMG...|DIR [-o FILE [--shard K/N]] [options]",
                    "Caption each image. Output is one line per image: PATH<TAB>CAPTION, or with --jsonl\n"
                    "{\"image\", \"caption\", \"ms\"}. Unreadable files are skipped with a warning and make the\n"
                    "exit status 1. A progress bar with rate and ETA is drawn on a terminal.");
@@ -57,11 +62,56 @@ int run_caption(int argc, char** argv) {
   parser.option("--batch", "", "N", "images encoded per vision forward pass (default 8)", &batch, 1, 256);
   sampling.add_to(parser);
   parser.flag("--jsonl", "", "write one JSON object per line", &jsonl);
+  parser.option("--output", "-o", "FILE",
+                "write the lines to FILE instead of stdout, atomically: into FILE.tmp, renamed to FILE\n"
+                "once every image is done (FILE is replaced; with --shard an existing FILE is kept)",
+                &output);
+  parser.option("--shard", "", "K/N",
+                "caption only shard K of N (0 <= K < N) of the image list (files in the order given,\n"
+                "folders in name order), cut into N contiguous ranges of near-equal size, so the shards'\n"
+                "files concatenated in K order equal the unsharded output. Needs -o. If FILE exists the\n"
+                "shard is complete and is skipped (exit 0); a FILE.tmp left by a killed run is redone",
+                &shard_text);
   parser.positionals("IMG...|DIR", "image files and/or folders of images", &inputs, 1);
+  parser.epilog("Sharded runs on a cluster: deploy/slurm/caption-array.sbatch (see deploy/README.md).");
   if (!parser.parse(argc, argv)) return 0;
 
+  std::optional<ShardSpec> shard;
+  if (!shard_text.empty()) {
+    try {
+      shard = parse_shard_spec(shard_text);
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+    if (output.empty()) throw UsageError("--shard needs -o FILE: each shard writes its own file");
+  }
+  std::error_code ec;
+  if (shard && std::filesystem::exists(output, ec)) {
+    if (!std::filesystem::is_regular_file(output, ec)) throw UsageError(output + ": exists and is not a file");
+    std::fprintf(stderr, "lumen: shard %s is complete (%s exists); skipping it\n", shard_text.c_str(), output.c_str());
+    return 0;
+  }
+  std::vector<std::filesystem::path> files = expand_inputs(inputs);
+  if (shard) {
+    const ShardRange range = shard_range(files.size(), *shard);
+    std::fprintf(stderr, "lumen: shard %s: images [%zu, %zu) of %zu\n", shard_text.c_str(), range.begin,
+                 range.end, files.size());
+    files = std::vector<std::filesystem::path>(files.begin() + static_cast<std::ptrdiff_t>(range.begin),
+                                               files.begin() + static_cast<std::ptrdiff_t>(range.end));
+  }
+  // Opened before the model loads, so a bad -o fails at once.
+  std::optional<AtomicTextFile> out_file;
+  if (!output.empty()) out_file.emplace(output);
+  const auto emit = [&](const std::string& line) {
+    if (out_file) {
+      out_file->write(line);
+    } else {
+      std::fputs(line.c_str(), stdout);
+      std::fflush(stdout);
+    }
+  };
+
   auto engine = model.load();
-  const auto files = expand_inputs(inputs);
   GenerationOptions options = sampling.to_generation_options();
   ProgressBar progress("captioning", files.size());
   size_t failed = 0, done = 0;
@@ -94,18 +144,20 @@ int run_caption(int argc, char** argv) {
       GenerationResult r = conversation.ask(prompt, options);
       const double ms = encode_ms_each + std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       const std::string path = files[index[j]].string();
+      if (!out_file && stderr_is_terminal()) std::fputs("\r\033[K", stderr);
       if (jsonl) {
-        print_json({{"image", path}, {"caption", trim(r.text)}, {"ms", ms}});
+        emit(to_json_line({{"image", path}, {"caption", trim(r.text)}, {"ms", ms}}) + "\n");
       } else {
-        if (stderr_is_terminal()) std::fputs("\r\033[K", stderr);
-        std::printf("%s\t%s\n", path.c_str(), trim(r.text).c_str());
+        emit(path + "\t" + trim(r.text) + "\n");
       }
-      std::fflush(stdout);
       progress.update(++done + failed);
     }
     progress.update(done + failed);
   }
   progress.finish();
+  // Every readable image has its line: the output is complete even when some were skipped
+  // (they are reported below and in the exit status; a rerun would skip them again).
+  if (out_file) out_file->commit();
   if (failed > 0) {
     std::fprintf(stderr, "lumen: %zu of %zu images could not be read\n", failed, files.size());
     return 1;

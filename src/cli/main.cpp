@@ -27,7 +27,7 @@ constexpr Command kCommands[] = {
     {"tokenize", "show the token ids of a text", lumen::cli::run_tokenize},
     {"info", "describe a checkpoint", lumen::cli::run_info},
     {"embed", "joint image/text embeddings", lumen::cli::run_embed},
-    {"index", "build or change a search index over a catalog", lumen::cli::run_index},
+    {"index", "build, merge or change a search index over a catalog", lumen::cli::run_index},
     {"search", "search an index by text or image", lumen::cli::run_search},
     {"recommend", "recommend index items from liked/disliked ones", lumen::cli::run_recommend},
     {"serve", "serve an OpenAI-compatible HTTP API", lumen::cli::run_serve},

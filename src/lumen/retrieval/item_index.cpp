@@ -99,6 +99,15 @@ const nlohmann::json& ItemIndex::fields_of(const std::string& id) const {
   return fields_[static_cast<size_t>(it->second)];
 }
 
+std::vector<std::string> ItemIndex::ids() const {
+  std::vector<std::string> out;
+  out.reserve(size());
+  for (int64_t s = 0; s < vectors_.slots(); ++s) {
+    if (vectors_.is_live(s)) out.push_back(ids_[static_cast<size_t>(s)]);
+  }
+  return out;
+}
+
 void ItemIndex::upsert(const std::vector<CatalogItem>& items, const std::vector<float>& vectors) {
   const int64_t d = dim();
   if (vectors.size() != items.size() * static_cast<size_t>(d)) {

@@ -61,11 +61,14 @@ class ItemIndex {
   int64_t dim() const { return vectors_.dim(); }
   IndexMode mode() const { return vectors_.mode(); }
   const FusionWeights& fusion() const { return fusion_; }
+  const HnswParams& hnsw_params() const { return vectors_.params(); }
   size_t size() const { return static_cast<size_t>(vectors_.live_count()); }
   bool contains(const std::string& id) const { return slot_of_.count(id) != 0; }
   // The item's vector [dim]; throws Error (kNotFound) for an unknown id.
   const float* vector_of(const std::string& id) const;
   const nlohmann::json& fields_of(const std::string& id) const;
+  // Every live item's id, in slot order (the order items were added, tombstones skipped).
+  std::vector<std::string> ids() const;
 
   // Adds items (vectors [n, dim] in the same order); an existing id is replaced.
   void upsert(const std::vector<CatalogItem>& items, const std::vector<float>& vectors);

@@ -28,4 +28,16 @@ void DecoderRun::step(int32_t token, float* logits) {
   }
 }
 
+int64_t DecoderRun::length() const { return device_cache_ ? device_cache_->length(0) : cpu_cache_.length(); }
+
+int64_t DecoderRun::capacity() const { return device_cache_ ? device_cache_->capacity() : cpu_cache_.capacity(); }
+
+void DecoderRun::truncate(int64_t length) {
+  if (device_cache_) {
+    device_cache_->truncate(0, length);
+  } else {
+    cpu_cache_.truncate(length);
+  }
+}
+
 }  // namespace lumen

@@ -20,6 +20,11 @@ class DecoderRun {
   void prefill(const float* embeds, int64_t n, float* logits);
   // One more token; its logits -> [vocab].
   void step(int32_t token, float* logits);
+  // Positions filled, room for, and forgetting positions from `length` on (a chat session
+  // keeps a run across turns and re-prefills from where a new prompt departs from it).
+  int64_t length() const;
+  int64_t capacity() const;
+  void truncate(int64_t length);
 
  private:
   const Engine& engine_;

@@ -85,40 +85,22 @@ GenerationResult generate(const Engine& engine, std::string_view prompt, std::sp
   return result;
 }
 
-GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int32_t> prompt_tokens,
-                                          const std::vector<float>& image_embeds, size_t n_images,
-                                          const GenerationOptions& options, const TextCallback& on_text) {
-  options.sampling.validate();
-  if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
-  const ImpModel& model = engine.model();
-  const ImpConfig& config = model.config();
-  const int64_t vocab = config.text.vocab_size;
+namespace {
 
-  GenerationResult result;
-  result.prompt_tokens = std::move(prompt_tokens);
-  const int64_t positions = count_prompt_positions(engine, result.prompt_tokens, n_images);
-  if (image_embeds.size() != n_images * static_cast<size_t>(model.tokens_per_image() * config.text.hidden_size)) {
-    fail_kind(ErrorKind::kInternal, "image embeddings do not match the number of images");
-  }
-  result.timings.prompt_positions = positions;
-  result.timings.images = static_cast<int64_t>(n_images);
-
-  const int64_t budget = std::min<int64_t>(options.max_new_tokens, config.text.max_positions - positions);
-  DecoderRun decoder(engine, positions + std::max<int64_t>(budget, 0));  // CPU model or --device
-  std::vector<float> logits(static_cast<size_t>(vocab));
-
-  auto start = std::chrono::steady_clock::now();
-  std::vector<float> embeds = splice_prompt_embeddings(engine, result.prompt_tokens, image_embeds);
-  decoder.prefill(embeds.data(), positions, logits.data());
-  result.timings.prefill_ms = elapsed_ms(start);
-
+// The token loop every request shares: samples from `logits` (the last prompt position's),
+// feeds each token back through `decoder`, and stops at eos, a stop string, `budget` tokens or
+// a cancel. The last sampled token is never fed back: no forward pass runs for a token whose
+// logits nobody reads, so the decoder ends up holding the prompt and tokens[:-1].
+void decode_reply(const Engine& engine, DecoderRun& decoder, std::vector<float>& logits, int64_t budget,
+                  const GenerationOptions& options, const TextCallback& on_text, GenerationResult& result) {
+  const ImpConfig& config = engine.model().config();
   Sampler sampler(options.sampling);
   StopStringMatcher stops(options.stop);
   std::vector<int32_t> history = result.prompt_tokens;
   std::string text;
   size_t emitted = 0;
   result.finish_reason = "length";
-  start = std::chrono::steady_clock::now();
+  auto start = std::chrono::steady_clock::now();
   for (int64_t step = 0; step < budget; ++step) {
     if (options.keep_logits) {
       if (step == 0) result.first_logits = logits;
@@ -160,6 +142,95 @@ GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int3
     on_text(std::string_view(text).substr(emitted));
   }
   result.text = std::move(text);
+}
+
+// Positions a run of prompt tokens covers (an <image> marker covers tokens_per_image).
+int64_t positions_of(const Engine& engine, std::span<const int32_t> tokens) {
+  const int32_t marker = engine.model().config().image_token_id;
+  const int64_t markers = std::count(tokens.begin(), tokens.end(), marker);
+  return static_cast<int64_t>(tokens.size()) - markers + markers * engine.model().tokens_per_image();
+}
+
+}  // namespace
+
+GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int32_t> prompt_tokens,
+                                          const std::vector<float>& image_embeds, size_t n_images,
+                                          const GenerationOptions& options, const TextCallback& on_text) {
+  options.sampling.validate();
+  if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
+  const ImpModel& model = engine.model();
+  const ImpConfig& config = model.config();
+  const int64_t vocab = config.text.vocab_size;
+
+  GenerationResult result;
+  result.prompt_tokens = std::move(prompt_tokens);
+  const int64_t positions = count_prompt_positions(engine, result.prompt_tokens, n_images);
+  if (image_embeds.size() != n_images * static_cast<size_t>(model.tokens_per_image() * config.text.hidden_size)) {
+    fail_kind(ErrorKind::kInternal, "image embeddings do not match the number of images");
+  }
+  result.timings.prompt_positions = positions;
+  result.timings.images = static_cast<int64_t>(n_images);
+
+  const int64_t budget = std::min<int64_t>(options.max_new_tokens, config.text.max_positions - positions);
+  DecoderRun decoder(engine, positions + std::max<int64_t>(budget, 0));  // CPU model or --device
+  std::vector<float> logits(static_cast<size_t>(vocab));
+
+  auto start = std::chrono::steady_clock::now();
+  std::vector<float> embeds = splice_prompt_embeddings(engine, result.prompt_tokens, image_embeds);
+  decoder.prefill(embeds.data(), positions, logits.data());
+  result.timings.prefill_ms = elapsed_ms(start);
+
+  decode_reply(engine, decoder, logits, budget, options, on_text, result);
+  return result;
+}
+
+GenerationResult generate_continuing(const Engine& engine, DecoderRun& decoder, std::vector<int32_t> prompt_tokens,
+                                     size_t cached_tokens, const std::vector<float>& image_embeds, size_t n_images,
+                                     const GenerationOptions& options, const TextCallback& on_text) {
+  options.sampling.validate();
+  if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
+  const ImpModel& model = engine.model();
+  const ImpConfig& config = model.config();
+  const size_t per_image = static_cast<size_t>(model.tokens_per_image() * config.text.hidden_size);
+
+  GenerationResult result;
+  result.prompt_tokens = std::move(prompt_tokens);
+  const int64_t positions = count_prompt_positions(engine, result.prompt_tokens, n_images);
+  if (image_embeds.size() != n_images * per_image) {
+    fail_kind(ErrorKind::kInternal, "image embeddings do not match the number of images");
+  }
+  if (cached_tokens >= result.prompt_tokens.size()) {
+    fail_kind(ErrorKind::kInternal, "a continued prompt needs at least one new token");
+  }
+  const std::span<const int32_t> all(result.prompt_tokens);
+  const int64_t cached = positions_of(engine, all.first(cached_tokens));
+  if (decoder.length() < cached) {
+    fail_kind(ErrorKind::kInternal, "the decoder holds ", decoder.length(), " positions, not the ", cached, " reused");
+  }
+  const int64_t budget = std::min<int64_t>(options.max_new_tokens, config.text.max_positions - positions);
+  if (decoder.capacity() < positions + std::max<int64_t>(budget, 0)) {
+    fail_kind(ErrorKind::kInternal, "the decoder has room for ", decoder.capacity(), " positions, not ",
+              positions + budget);
+  }
+  result.timings.prompt_positions = positions;
+  result.timings.cached_positions = cached;
+  result.timings.images = static_cast<int64_t>(n_images);
+
+  // Only the part after the reused prefix is spliced and prefilled; its markers take the images
+  // after those the prefix already holds.
+  const std::span<const int32_t> rest = all.subspan(cached_tokens);
+  const size_t images_before = static_cast<size_t>(
+      std::count(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(cached_tokens), config.image_token_id));
+  const std::vector<float> rest_images(image_embeds.begin() + static_cast<std::ptrdiff_t>(images_before * per_image),
+                                       image_embeds.end());
+  std::vector<float> logits(static_cast<size_t>(config.text.vocab_size));
+  auto start = std::chrono::steady_clock::now();
+  decoder.truncate(cached);
+  const std::vector<float> embeds = splice_prompt_embeddings(engine, rest, rest_images);
+  decoder.prefill(embeds.data(), positions - cached, logits.data());
+  result.timings.prefill_ms = elapsed_ms(start);
+
+  decode_reply(engine, decoder, logits, budget, options, on_text, result);
   return result;
 }
 

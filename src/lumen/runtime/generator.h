@@ -14,6 +14,8 @@
 
 namespace lumen {
 
+class DecoderRun;  // runtime/decoder_run.h
+
 struct GenerationOptions {
   int64_t max_new_tokens = 256;
   SamplingParams sampling;
@@ -27,6 +29,7 @@ struct GenerationTimings {
   double prefill_ms = 0;
   double decode_ms = 0;
   int64_t prompt_positions = 0;   // after image splicing
+  int64_t cached_positions = 0;   // leading prompt positions reused, not prefilled (generate_continuing)
   int64_t images = 0;
 };
 
@@ -56,6 +59,16 @@ std::vector<float> splice_prompt_embeddings(const Engine& engine, std::span<cons
 GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int32_t> prompt_tokens,
                                           const std::vector<float>& image_embeds, size_t n_images,
                                           const GenerationOptions& options, const TextCallback& on_text = {});
+
+// Runs one request on a decoder kept from an earlier one (a chat session, runtime/chat_session.h)
+// whose first positions are those of prompt_tokens[0, cached_tokens): forgets any positions
+// after them, prefills only the rest of the prompt (at least one token), then samples and
+// decodes as generate_from_embeddings does. image_embeds holds every image of the prompt, in
+// marker order. Afterwards the decoder holds the prompt and result.tokens but the last.
+// Throws Error like generate_from_embeddings.
+GenerationResult generate_continuing(const Engine& engine, DecoderRun& decoder, std::vector<int32_t> prompt_tokens,
+                                     size_t cached_tokens, const std::vector<float>& image_embeds, size_t n_images,
+                                     const GenerationOptions& options, const TextCallback& on_text = {});
 
 // Runs one request. Throws Error for bad input (marker/image mismatch, context overflow,
 // invalid sampling parameters).

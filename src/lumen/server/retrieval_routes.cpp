@@ -7,6 +7,8 @@
 //                    "model", "usage": {"prompt_tokens", "total_tokens"}}
 //   /v1/search      {"text" | "image": URL, "k"?: 10}                -> {"results": [...]}
 //   /v1/recommend   {"liked": [ids], "disliked"?: [ids], "text"?, "k"?, "diversity"?} -> {"results": [...]}
+//   GET /v1/index   -> {"object": "index", "items", "dim", "mode", "method"} (404 without --index)
+//   GET /v1/items/{id}/image -> the indexed item's own image file (item_image.h), by id only
 // Embeddings come from the index's embedder when an index is loaded (so they are comparable
 // with it), else from the served model with its default method ("caption" for Imp models).
 // The group owns its embedder and index; one mutex serialises embedding work, which runs on
@@ -21,6 +23,7 @@
 #include "lumen/server/base64.h"
 #include "lumen/server/http_util.h"
 #include "lumen/server/image_source.h"
+#include "lumen/server/item_image.h"
 #include "lumen/server/routes.h"
 #include "lumen/vision/image_decode.h"
 
@@ -289,6 +292,27 @@ void handle_recommend(ServerContext& ctx, RetrievalState& state, const httplib::
   send_json(res, 200, results_body(recommend(index, request)));
 }
 
+void handle_index_info(RetrievalState& state, httplib::Response& res) {
+  const ItemIndex& index = require_index(state);
+  send_json(res, 200,
+            {{"object", "index"},
+             {"items", index.size()},
+             {"dim", index.dim()},
+             {"mode", index_mode_name(index.mode())},
+             {"method", index.embedder_spec().value("method", "")}});
+}
+
+// The id arrives percent-decoded by httplib ("a%2Fb" is "a/b"); it is only looked up.
+void handle_item_image(ServerContext& ctx, RetrievalState& state, const httplib::Request& req, httplib::Response& res) {
+  const ItemIndex& index = require_index(state);
+  ItemImage image = read_item_image(index, req.matches[1].str(), ctx.options.images.max_image_bytes);
+  res.status = 200;
+  res.set_header("Cache-Control", "private, max-age=300");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Content-Security-Policy", "default-src 'none'; sandbox");
+  res.set_content(image.bytes, image.content_type);
+}
+
 }  // namespace
 
 void register_retrieval_routes(httplib::Server& http, ServerContext& context) {
@@ -304,6 +328,13 @@ void register_retrieval_routes(httplib::Server& http, ServerContext& context) {
             api_handler(context, "/v1/recommend", [&context, state](const httplib::Request& req, httplib::Response& res) {
               handle_recommend(context, *state, req, res);
             }));
+  http.Get("/v1/index", api_handler(context, "/v1/index", [state](const httplib::Request&, httplib::Response& res) {
+             handle_index_info(*state, res);
+           }));
+  http.Get(R"(/v1/items/(.+)/image)",
+           api_handler(context, "/v1/items/{id}/image", [&context, state](const httplib::Request& req, httplib::Response& res) {
+             handle_item_image(context, *state, req, res);
+           }));
 }
 
 }  // namespace lumen::server

@@ -9,7 +9,8 @@
 //   2. declare it below;
 //   3. add it to kRouteGroups in server.cpp.
 // Authentication (Authorization: Bearer) is checked before any route runs, so a group needs
-// nothing for it. Anything a group needs beyond ServerContext it owns itself.
+// nothing for it (only /health and the web app's files are exempt, see server.cpp). Anything
+// a group needs beyond ServerContext it owns itself.
 #pragma once
 
 #include <httplib.h>
@@ -24,7 +25,10 @@ using RouteGroup = void (*)(httplib::Server& http, ServerContext& context);
 void register_chat_routes(httplib::Server& http, ServerContext& context);
 // GET /v1/models, /v1/models/{id}, /health, /metrics (info_routes.cpp).
 void register_info_routes(httplib::Server& http, ServerContext& context);
-// POST /v1/embeddings, /v1/search, /v1/recommend (retrieval_routes.cpp).
+// POST /v1/embeddings, /v1/search, /v1/recommend; GET /v1/index, /v1/items/{id}/image
+// (retrieval_routes.cpp).
 void register_retrieval_routes(httplib::Server& http, ServerContext& context);
+// GET / and /web/*: the web app embedded in the binary (web_routes.cpp, web_assets.h).
+void register_web_routes(httplib::Server& http, ServerContext& context);
 
 }  // namespace lumen::server

@@ -1,12 +1,16 @@
 #include "lumen/server/server.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "lumen/server/content_hash.h"
 #include "lumen/server/http_util.h"
 #include "lumen/server/routes.h"
+#include "lumen/server/web_assets.h"
 
 namespace lumen::server {
 
@@ -17,6 +21,7 @@ constexpr RouteGroup kRouteGroups[] = {
     register_info_routes,
     register_chat_routes,
     register_retrieval_routes,
+    register_web_routes,
 };
 
 // Default error bodies for the statuses httplib produces itself (no route, body too large,
@@ -68,7 +73,8 @@ Server::Server(const Engine& engine, ServerOptions options) : engine_(engine), o
   scheduler_ = std::make_unique<BatchScheduler>(engine_, options_.scheduler, *metrics_);
   context_ = std::unique_ptr<ServerContext>(new ServerContext{engine_, options_, model_id_for(engine_, options_),
                                                               std::time(nullptr), load_chat_template(engine_.dir()),
-                                                              *metrics_, *image_cache_, *image_encoder_, *scheduler_});
+                                                              *metrics_, *image_cache_, *image_encoder_, *scheduler_,
+                                                              draining_});
 
   http_ = std::make_unique<httplib::Server>();
   // One thread per connection being served: every running and queued sequence can hold one,
@@ -78,13 +84,21 @@ Server::Server(const Engine& engine, ServerOptions options) : engine_(engine), o
                              : static_cast<size_t>(options_.scheduler.max_sequences + options_.scheduler.max_queued + 16);
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_->set_payload_max_length(options_.max_body_bytes);
+  // httplib's own options for the listening socket, and its descriptor kept for begin_drain().
+  http_->set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd_ = sock;
+  });
   http_->set_keep_alive_max_count(1000);
   http_->set_read_timeout(30, 0);
   http_->set_write_timeout(30, 0);
 
   ServerContext& context = *context_;
   http_->set_pre_routing_handler([&context](const httplib::Request& req, httplib::Response& res) {
-    if (context.options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (context.options.api_key.empty() || req.path == "/health" || req.path == "/ready" ||
+        is_web_asset_request(req.method, req.path)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     const std::string header = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     const bool ok = header.size() > prefix.size() && header.compare(0, prefix.size(), prefix) == 0 &&
@@ -102,6 +116,11 @@ Server::Server(const Engine& engine, ServerOptions options) : engine_(engine), o
         send_error(res, default_error(res.status));
         return httplib::Server::HandlerResponse::Handled;
       }));
+  // While draining, tell each client to close its connection after this response, so the
+  // balancer opens its next one to a replica that still accepts.
+  http_->set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
+    if (draining_ && !res.has_header("Connection")) res.set_header("Connection", "close");
+  });
   http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     send_error(res, ApiError(500, "internal error"));
   });
@@ -110,6 +129,8 @@ Server::Server(const Engine& engine, ServerOptions options) : engine_(engine), o
 
 Server::~Server() {
   stop();
+  // A socket bound but never served: httplib closes it only from its listen loop.
+  if (!ran_ && listen_fd_ >= 0) ::close(listen_fd_);
   // The HTTP threads are joined by http_'s listen loop ending; then the machinery goes.
   http_.reset();
   scheduler_.reset();
@@ -124,17 +145,68 @@ int Server::bind() {
     port = -1;
   }
   if (port <= 0) {
+    listen_fd_ = -1;  // httplib has closed it
     fail_kind(ErrorKind::kIo, "cannot listen on ", options_.host, ":", options_.port,
               " (address in use, or not an address of this machine)");
   }
   return port;
 }
 
-void Server::run() { http_->listen_after_bind(); }
+void Server::run() {
+  {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    if (listener_closed_) return;  // stopped or drained before it ran
+    running_ = true;
+    ran_ = true;
+  }
+  // Returns once the listening socket is closed and every connection's thread has finished.
+  http_->listen_after_bind();
+  {
+    std::lock_guard<std::mutex> lock(run_mutex_);
+    running_ = false;
+  }
+  run_done_.notify_all();
+}
 
 void Server::stop() {
   if (scheduler_) scheduler_->stop();
-  if (http_) http_->stop();
+  if (!http_ || listener_closed_.exchange(true)) return;
+  // httplib's stop() does nothing until its listen loop has started: a run() that has just
+  // begun gets there within moments. (A run() not yet begun sees listener_closed_ and returns.)
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(run_mutex_);
+      if (!running_) break;
+    }
+    if (http_->is_running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  http_->stop();
+}
+
+void Server::begin_drain() {
+  draining_ = true;
+  if (listener_closed_.exchange(true)) return;
+  // Not httplib's stop(): that also cuts short every chunked (SSE) response being written and
+  // every keep-alive connection. Shutting the listening socket down refuses new connections
+  // (the kernel resets them, and those still in its backlog) and makes the blocked accept()
+  // fail, which ends httplib's listen loop; httplib closes the socket itself. Connections
+  // already accepted go on: each ends after the response that carries "Connection: close",
+  // or when idle past the keep-alive timeout. (So stop() must not call httplib's stop() after
+  // this: the socket's descriptor number is no longer ours.)
+  if (const int fd = listen_fd_; fd >= 0) ::shutdown(fd, SHUT_RDWR);
+}
+
+bool Server::wait_drained(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(run_mutex_);
+  return run_done_.wait_for(lock, timeout, [this] { return !running_; });
+}
+
+bool Server::drain(std::chrono::milliseconds grace) {
+  begin_drain();
+  const bool finished = wait_drained(grace);
+  stop();
+  return finished;
 }
 
 ServerMetrics& Server::metrics() { return *metrics_; }

@@ -2,6 +2,7 @@
 // (metrics, image cache, image encoder, scheduler). Owned by Server; outlives every handler.
 #pragma once
 
+#include <atomic>
 #include <ctime>
 #include <string>
 
@@ -25,6 +26,7 @@ struct ServerContext {
   ImageEmbeddingCache& image_cache;
   BatchedImageEncoder& image_encoder;
   BatchScheduler& scheduler;
+  const std::atomic<bool>& draining;  // Server::begin_drain() was called: /ready answers 503
 };
 
 }  // namespace lumen::server

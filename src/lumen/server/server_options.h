@@ -30,6 +30,10 @@ struct ServerOptions {
 
   int http_threads = 0;  // 0: every running and queued sequence plus headroom
 
+  // GET /ready answers 503 while more than this many sequences wait for a decode slot, so a
+  // load balancer sends new work elsewhere before this replica starts answering 429.
+  int ready_max_queue = 32;
+
   std::string retrieval_index;  // --index DIR: the catalog index /v1/search and /v1/recommend use
 };
 
