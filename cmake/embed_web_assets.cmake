@@ -2,6 +2,9 @@
 # Writes a C++ file holding every file under WEB_DIR as a byte array, and the table
 # lumen::server::web_asset_files() that web_assets.cpp reads (see LumenWebAssets.cmake).
 file(GLOB_RECURSE files RELATIVE ${WEB_DIR} ${WEB_DIR}/*)
+# Editor and system leftovers (.swp, .DS_Store, backup~) are not part of the app: they would be
+# served without a key.
+list(FILTER files EXCLUDE REGEX "(^|/)\\.|~$")
 list(SORT files)
 set(arrays "")
 set(table "")

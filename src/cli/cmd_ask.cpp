@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/conversation.h"
+#include "lumen/runtime/chat_session.h"
 #include "cli/json_output.h"
 
 namespace lumen::cli {
@@ -29,12 +30,12 @@ int run_ask(int argc, char** argv) {
   // Decode every image before generating anything, so a bad file prints nothing but the error.
   std::vector<Image> loaded;
   for (const auto& path : images) loaded.push_back(engine->load_image(path));
-  Conversation conversation(*engine);
-  if (!loaded.empty()) conversation.attach_images(engine->encode_images(loaded), loaded.size());
+  ChatSession conversation(*engine);
+  conversation.attach_images(loaded);
 
   GenerationOptions options = sampling.to_generation_options();
   if (json) {
-    GenerationResult r = conversation.ask(text, options);
+    GenerationResult r = conversation.send(text, options);
     print_json({{"answer", trim(r.text)},
                 {"tokens", r.tokens},
                 {"finish_reason", r.finish_reason},
@@ -42,7 +43,7 @@ int run_ask(int argc, char** argv) {
                              {"decode_ms", r.timings.decode_ms}}}});
     return 0;
   }
-  conversation.ask(text, options, stream_reply_to_stdout());
+  conversation.send(text, options, stream_reply_to_stdout());
   std::fputc('\n', stdout);
   return 0;
 }

@@ -4,11 +4,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/conversation.h"
+#include "lumen/runtime/chat_session.h"
 #include "cli/json_output.h"
 #include "lumen/core/error.h"
 #include "lumen/retrieval/shard.h"
@@ -139,9 +141,9 @@ int run_caption(int argc, char** argv) {
     const size_t per_image = static_cast<size_t>(engine->model().tokens_per_image() * engine->model().config().text.hidden_size);
     for (size_t j = 0; j < images.size(); ++j) {
       auto t0 = std::chrono::steady_clock::now();
-      Conversation conversation(*engine);
-      conversation.attach_images(std::vector<float>(embeds.begin() + j * per_image, embeds.begin() + (j + 1) * per_image), 1);
-      GenerationResult r = conversation.ask(prompt, options);
+      ChatSession conversation(*engine);
+      conversation.attach_encoded(std::span<const float>(embeds).subspan(j * per_image, per_image), 1);
+      GenerationResult r = conversation.send(prompt, options);
       const double ms = encode_ms_each + std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       const std::string path = files[index[j]].string();
       if (!out_file && stderr_is_terminal()) std::fputs("\r\033[K", stderr);

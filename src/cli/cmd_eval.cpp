@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/conversation.h"
+#include "lumen/runtime/chat_session.h"
 #include "cli/json_output.h"
 #include "lumen/formats/json_util.h"
 
@@ -103,9 +104,9 @@ int run_eval(int argc, char** argv) {
       cached_embeds = engine->encode_images({&image, 1});
       cached_image = image_path.string();
     }
-    Conversation conversation(*engine);
-    conversation.attach_images(cached_embeds, 1);
-    const std::string output = trim(conversation.ask(q.question, options).text);
+    ChatSession conversation(*engine);
+    conversation.attach_encoded(cached_embeds, 1);
+    const std::string output = trim(conversation.send(q.question, options).text);
     const bool is_correct = output == trim(q.answer);
     correct += is_correct;
     auto& [type_correct, type_total] = by_type[q.type];

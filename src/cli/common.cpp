@@ -61,8 +61,11 @@ void ModelOptions::add_to(ArgParser& parser, bool model_required) {
 std::string ModelOptions::resolved_dir() const { return model_dir.empty() ? bundled_model_dir() : model_dir; }
 
 AlphaMode ModelOptions::alpha_mode() const {
-  if (alpha != "drop" && alpha != "white") throw UsageError("--alpha must be drop or white, not '" + alpha + "'");
-  return parse_alpha_mode(alpha, "--alpha");
+  try {
+    return parse_alpha_mode(alpha, "--alpha");
+  } catch (const Error&) {
+    throw UsageError("--alpha must be drop or white, not '" + alpha + "'");
+  }
 }
 
 std::unique_ptr<Engine> ModelOptions::load() const {

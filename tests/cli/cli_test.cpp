@@ -3,7 +3,10 @@
 // for every bad input.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -132,6 +135,33 @@ TEST(CliChat, ConversationOverStdin) {
   auto r = run_cli({"chat"}, "/image " + eval_image(0) + "\nHow many objects are in the image?\n/clear\n/quit\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "There are two shapes.\n");
+}
+
+// The chat keeps its KV cache: the second turn prefills only its own tokens (the template's
+// "USER: ... ASSISTANT:" around the new question), and says so with -v.
+TEST(CliChat, SecondTurnPrefillsOnlyTheNewTurn) {
+  auto r = run_cli({"chat", "-v"}, "/image " + eval_image(0) +
+                                       "\nHow many objects are in the image?\nWhat color is the small circle?\n/quit\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 2u) << r.out;
+  std::vector<std::array<long, 3>> turns;  // prefilled, total, reused
+  std::istringstream lines(r.err);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::array<long, 3> t{};
+    if (std::sscanf(line.c_str(), "lumen: prefilled %ld of %ld prompt positions (%ld reused)", &t[0], &t[1], &t[2]) == 3) {
+      turns.push_back(t);
+    }
+  }
+  ASSERT_EQ(turns.size(), 2u) << r.err;
+  EXPECT_EQ(turns[0][2], 0) << "the first turn prefills everything";
+  EXPECT_EQ(turns[0][0], turns[0][1]);
+  EXPECT_GT(turns[0][1], 64) << "64 image positions and the template";
+  // Turn 2 reuses turn 1's prompt and reply (all but the reply's last token, which the cache
+  // never saw) and prefills the rest: a few tokens, far fewer than the whole prompt.
+  EXPECT_GT(turns[1][2], turns[0][1]);
+  EXPECT_EQ(turns[1][0] + turns[1][2], turns[1][1]);
+  EXPECT_LT(turns[1][0], 24) << r.err;
 }
 
 TEST(CliEval, JsonSummaryOnASubset) {

@@ -40,6 +40,29 @@ for tool in munged munge slurmctld slurmd sbatch squeue scontrol scancel; do
   fi
 done
 
+# Slurm's daemons listen on every address of their network namespace, so they run in one of
+# their own (unshare --net; the mounts stay shared, which slurmd needs for /sys/fs/cgroup) that
+# has only its loopback interface, given one more address (slurmctld resolves its listening
+# address with AI_ADDRCONFIG, which finds nothing where 127.0.0.1 is the only IPv4 one). No other
+# host, and no process outside, can reach them. The outer run starts this script again in
+# there with a deadline below CTest's TIMEOUT (600 s; SIGTERM lets the inner run's EXIT trap
+# stop Slurm); the namespace ends with its last process.
+if [ -z "${LUMEN_SLURM_NETNS:-}" ]; then
+  for tool in unshare ip timeout; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "slurm test: FAIL: $tool is not installed" >&2; exit 1; }
+  done
+  set +e
+  timeout -k 15 540 unshare --net bash -c '
+    set -e
+    ip link set lo up
+    ip addr add 10.255.77.1/32 dev lo
+    exec env LUMEN_SLURM_NETNS=1 bash "$0" "$1"' "${BASH_SOURCE[0]}" "$LUMEN"
+  rc=$?
+  set -e
+  [ "$rc" -eq 124 ] && echo "slurm test: FAIL: over its 540 s deadline" >&2
+  exit "$rc"
+fi
+
 T0=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/lumen-slurm.XXXXXX")"
 chmod 700 "$WORK"

@@ -95,6 +95,7 @@ TEST_F(ItemImage, ReadsTheCataloguedFileByIdOnly) {
   EXPECT_EQ(refusal(*index_, "s0", 10), std::make_pair(404, std::string("image_not_found")));  // over the size cap
   try {
     server::read_item_image(*index_, "not-an-image", 20u << 20);
+    ADD_FAILURE() << "a file that is not an image was served";
   } catch (const server::ApiError& e) {
     EXPECT_EQ(std::string(e.what()).find(dir_->string()), std::string::npos) << "the message names no path: " << e.what();
   }

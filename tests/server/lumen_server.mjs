@@ -11,16 +11,22 @@ export const evalDir = join(testsDir, 'data', 'eval', 'shapes');
 export async function startServer(extraArgs = [], env = {}) {
   const bin = process.env.LUMEN_BIN;
   if (!bin) throw new Error('LUMEN_BIN must name the built lumen binary');
+  // A key exported in the developer's shell must not switch auth on behind a test's back.
+  const inherited = { ...process.env };
+  delete inherited.LUMEN_API_KEY;
   const child = spawn(bin, ['serve', '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    env: { ...inherited, ...env },
   });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const url = await new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`lumen serve did not start in 60 s: ${stderr}`)), 60000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');  // never leave a half-started server behind
+      reject(new Error(`lumen serve did not start in 60 s: ${stderr}`));
+    }, 60000);
     child.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/listening on (http:\/\/\S+)/);

@@ -270,6 +270,31 @@ TEST(ServerHttp, ApiKeyIsRequiredAndCompared) {
   EXPECT_EQ(c.Get("/health")->status, 200);  // health checks need no key
 }
 
+// A keyless server on loopback answers only loopback Host names, so a page elsewhere cannot
+// reach it by pointing its own name at 127.0.0.1 (DNS rebinding). With a key, the key decides.
+TEST(ServerHttp, KeylessLoopbackServerRefusesOtherHostNames) {
+  TestServer server;
+  auto c = server.client();
+  const std::string port = ":" + std::to_string(server.port());
+  for (const std::string& host : {"127.0.0.1" + port, "localhost" + port, "[::1]" + port, std::string("127.0.0.1")}) {
+    EXPECT_EQ(c.Get("/v1/models", {{"Host", host}})->status, 200) << host;
+  }
+  for (const std::string& host : {"attacker.example" + port, std::string("attacker.example"), "10.0.0.1" + port}) {
+    SCOPED_TRACE(host);
+    expect_error(c.Get("/v1/models", {{"Host", host}}), 403, "forbidden_host");
+    expect_error(c.Get("/", {{"Host", host}}), 403, "forbidden_host");
+  }
+  EXPECT_EQ(server::host_name_of("[::1]:8080"), "[::1]");
+  EXPECT_EQ(server::host_name_of("localhost:8080"), "localhost");
+  EXPECT_EQ(server::host_name_of("127.0.0.1"), "127.0.0.1");
+
+  server::ServerOptions keyed;
+  keyed.api_key = "k";
+  TestServer with_key(keyed);
+  httplib::Headers headers = {{"Host", "lumen.example"}, {"Authorization", "Bearer k"}};
+  EXPECT_EQ(with_key.client().Get("/v1/models", headers)->status, 200);
+}
+
 TEST(ServerHttp, RefusesAPublicAddressWithoutAKey) {
   server::ServerOptions options;
   options.host = "0.0.0.0";

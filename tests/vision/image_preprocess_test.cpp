@@ -190,6 +190,19 @@ TEST(ImagePreprocess, EnginePadsWhenTheConfigSaysPad) {
     // A square image is the same either way; a non-square one is not.
     EXPECT_EQ(engine->preprocess(image) == square_engine->preprocess(image), image.width == image.height);
   }
+  // The pixel limit holds for the padded square too: chelsea.png is 451 x 300 (135,300 pixels)
+  // and pads to 451 x 451 (203,401).
+  EngineOptions limited;
+  limited.image_limits.max_pixels = 150'000;
+  const auto limited_engine = Engine::load(dir, limited);
+  const Image chelsea = limited_engine->load_image(pad_input("chelsea.png"));
+  try {
+    limited_engine->preprocess(chelsea);
+    ADD_FAILURE() << "a padded square over the pixel limit was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kLimitExceeded);
+    EXPECT_NE(std::string(e.what()).find("203401"), std::string::npos) << e.what();
+  }
   fs::remove_all(dir);
 }
 

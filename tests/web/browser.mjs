@@ -11,6 +11,8 @@ export const CHROMIUM = process.env.LUMEN_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
   '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
+  // /dev/shm is small in containers; the 60 MB upload check would crash the renderer there.
+  '--disable-dev-shm-usage',
 ];
 
 // A browser context with its own --user-data-dir (playwright passes the directory as that

@@ -17,7 +17,7 @@ class SiglipEmbedder : public Embedder {
   int64_t dim() const override { return model_->embedding_dim(); }
   std::string method() const override { return "siglip"; }
   nlohmann::json describe() const override {
-    return {{"method", method()}, {"model", dir_.string()}, {"dim", dim()}};
+    return with_alpha({{"method", method()}, {"model", dir_.string()}, {"dim", dim()}});
   }
   std::vector<float> embed_images(const std::vector<Image>& images) const override {
     return model_->embed_images(images);

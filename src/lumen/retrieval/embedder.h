@@ -43,6 +43,14 @@ class Embedder {
     alpha_ = alpha;
   }
 
+ protected:
+  // describe() of an embedder whose images are composited onto white records "alpha": "white"
+  // (the default, dropping alpha, records nothing, so indexes built before the option match).
+  nlohmann::json with_alpha(nlohmann::json spec) const {
+    if (alpha_ == AlphaMode::kWhite) spec["alpha"] = alpha_mode_name(alpha_);
+    return spec;
+  }
+
  private:
   ImageLimits limits_;
   AlphaMode alpha_ = AlphaMode::kDrop;

@@ -62,12 +62,12 @@ ImpCaptionEmbedder::ImpCaptionEmbedder(std::shared_ptr<const Engine> engine, con
 }
 
 nlohmann::json ImpCaptionEmbedder::describe() const {
-  return {{"method", method()},
-          {"model", engine_->dir().string()},
-          {"dim", dim()},
-          {"caption_prompt", options_.caption_prompt},
-          {"max_caption_tokens", options_.max_caption_tokens},
-          {"bigram_weight", features_.bigram_weight}};
+  return with_alpha({{"method", method()},
+                     {"model", engine_->dir().string()},
+                     {"dim", dim()},
+                     {"caption_prompt", options_.caption_prompt},
+                     {"max_caption_tokens", options_.max_caption_tokens},
+                     {"bigram_weight", features_.bigram_weight}});
 }
 
 std::vector<float> ImpCaptionEmbedder::embed_images(const std::vector<Image>& images) const {
@@ -110,7 +110,7 @@ ImpPromptEmbedder::ImpPromptEmbedder(std::shared_ptr<const Engine> engine) : eng
 int64_t ImpPromptEmbedder::dim() const { return engine_->model().config().text.hidden_size; }
 
 nlohmann::json ImpPromptEmbedder::describe() const {
-  return {{"method", method()}, {"model", engine_->dir().string()}, {"dim", dim()}};
+  return with_alpha({{"method", method()}, {"model", engine_->dir().string()}, {"dim", dim()}});
 }
 
 std::vector<float> ImpPromptEmbedder::last_hidden(const std::vector<int32_t>& tokens,

@@ -1,12 +1,25 @@
 #include "lumen/retrieval/index_merge.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "lumen/core/error.h"
 
 namespace lumen {
 
 namespace {
+
+// One embedder setting of two shards' specs agrees. The model is a path as each shard's build
+// was given it: a relative and an absolute path to one directory are the same model.
+bool same_setting(const std::string& key, const nlohmann::json& a, const nlohmann::json& b) {
+  const nlohmann::json x = a.value(key, nlohmann::json()), y = b.value(key, nlohmann::json());
+  if (x == y) return true;
+  if (key != "model" || !x.is_string() || !y.is_string()) return false;
+  std::error_code ec_x, ec_y;
+  const auto px = std::filesystem::weakly_canonical(x.get<std::string>(), ec_x);
+  const auto py = std::filesystem::weakly_canonical(y.get<std::string>(), ec_y);
+  return !ec_x && !ec_y && px == py;
+}
 
 std::string shown(const nlohmann::json& spec, const std::string& key) {
   return spec.contains(key) ? spec[key].dump() : "nothing";
@@ -28,7 +41,7 @@ void IndexMerger::add(const ItemIndex& shard, const std::string& label) {
     // Method and model first: they are what a user mixed up; then the dimension; then any other
     // setting that changes the vectors (caption prompt, caption length, bigram weight, ...).
     for (const char* key : {"method", "model"}) {
-      if (spec.value(key, nlohmann::json()) != embedder_spec_.value(key, nlohmann::json())) {
+      if (!same_setting(key, spec, embedder_spec_)) {
         fail(label, ": built with embedder ", key, " ", shown(spec, key), ", but ", first, " with ",
              shown(embedder_spec_, key), "; shards must share one embedder");
       }
@@ -41,7 +54,7 @@ void IndexMerger::add(const ItemIndex& shard, const std::string& label) {
     for (const auto& [key, value] : embedder_spec_.items()) keys.push_back(key);
     std::sort(keys.begin(), keys.end());
     for (const auto& key : keys) {
-      if (spec.value(key, nlohmann::json()) != embedder_spec_.value(key, nlohmann::json())) {
+      if (!same_setting(key, spec, embedder_spec_)) {
         fail(label, ": built with embedder setting ", key, " = ", shown(spec, key), ", but ", first, " with ",
              shown(embedder_spec_, key), "; shards must share one embedder");
       }
@@ -62,8 +75,6 @@ void IndexMerger::add(const ItemIndex& shard, const std::string& label) {
   const size_t d = static_cast<size_t>(dim_);
   const size_t shard_number = labels_.size();
   labels_.push_back(label);
-  items_.reserve(items_.size() + ids.size());
-  vectors_.reserve(vectors_.size() + ids.size() * d);
   for (const auto& id : ids) {
     CatalogItem item;
     item.id = id;

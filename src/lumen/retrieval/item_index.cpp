@@ -301,12 +301,18 @@ void check_embedder_matches(const ItemIndex& index, const Embedder& embedder) {
     fail("the index was built with the ", built.value("method", "?"), " method (", index.dim(),
          " dimensions); this model gives ", now.value("method", "?"), " (", embedder.dim(), ")");
   }
-  // Any setting besides the model's path must agree too (caption prompt, bigram weight, ...).
+  // Any setting besides the model's path must agree too (caption prompt, bigram weight, alpha
+  // mode, ...), in both directions: a setting only one side records differs from its default.
   for (const auto& [key, value] : built.items()) {
     if (key == "model") continue;
     if (!now.contains(key) || now[key] != value) {
       fail("the index was built with ", key, " = ", value.dump(), ", this embedder uses ",
            now.contains(key) ? now[key].dump() : "nothing");
+    }
+  }
+  for (const auto& [key, value] : now.items()) {
+    if (key != "model" && !built.contains(key)) {
+      fail("this embedder uses ", key, " = ", value.dump(), ", the index was built without it");
     }
   }
 }

@@ -19,10 +19,18 @@ ChatSession::ChatSession(const Engine& engine) : engine_(engine), template_(load
 
 void ChatSession::attach_images(std::span<const Image> images) {
   if (images.empty()) return;
-  const std::vector<float> embeds = engine_.encode_images(images);
+  attach_encoded(engine_.encode_images(images), images.size());
+}
+
+void ChatSession::attach_encoded(std::span<const float> embeds, size_t count) {
+  const size_t per_image =
+      static_cast<size_t>(engine_.model().tokens_per_image() * engine_.model().config().text.hidden_size);
+  if (embeds.size() != count * per_image) {
+    fail_kind(ErrorKind::kInternal, "attach_encoded: ", embeds.size(), " values for ", count, " images");
+  }
   image_embeds_.insert(image_embeds_.end(), embeds.begin(), embeds.end());
-  images_ += images.size();
-  pending_images_ += static_cast<int>(images.size());
+  images_ += count;
+  pending_images_ += static_cast<int>(count);
 }
 
 GenerationResult ChatSession::send(const std::string& text, const GenerationOptions& options,

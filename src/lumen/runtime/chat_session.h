@@ -1,6 +1,6 @@
-// A multi-turn conversation that keeps its KV cache between turns. Each turn renders the whole
-// conversation with the checkpoint's chat template, exactly as `lumen chat` does
-// (cli::Conversation), but prefills only the positions after the longest prefix of the new
+// A multi-turn conversation that keeps its KV cache between turns (what `lumen chat`, `ask`,
+// `caption` and `eval` run). Each turn renders the whole conversation with the checkpoint's
+// chat template, but prefills only the positions after the longest prefix of the new
 // prompt the cache already holds: normally everything up to the previous reply, so a turn
 // costs its own text (and images), not the history's.
 //
@@ -28,6 +28,8 @@ class ChatSession {
   // Encodes images and attaches them to the next user turn (each becomes an <image> line
   // before its text). Throws Error; a failed call attaches nothing.
   void attach_images(std::span<const Image> images);
+  // Attaches `count` images encoded earlier ([count * tokens_per_image, hidden], in order).
+  void attach_encoded(std::span<const float> embeds, size_t count);
   // Runs a user turn and records it and the reply (trimmed, as the CLI records it). Streams
   // through on_text when given. A turn that throws leaves the conversation as it was (its
   // images stay attached) and the next turn prefills from the start.

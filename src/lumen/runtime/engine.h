@@ -45,7 +45,8 @@ class Engine {
 
   // Pads to a square first when config.json says image_aspect_ratio "pad" (LLaVA's
   // expand2square), then squash-resizes to the tower's input size with PIL's bicubic filter
-  // and normalises with SigLIP's mean = std = 0.5: [3, S, S].
+  // and normalises with SigLIP's mean = std = 0.5: [3, S, S]. Throws Error (kLimitExceeded)
+  // when the padded square is over options().image_limits.max_pixels.
   std::vector<float> preprocess(const Image& image) const;
   // Decodes, preprocesses and encodes images in one batch: [n * tokens_per_image, hidden].
   std::vector<float> encode_images(std::span<const Image> images) const;

@@ -247,12 +247,9 @@ ChatRequest parse_chat_request(std::string_view body, const ChatRequestLimits& l
   }
   if (const json* v = field(root, "ignore_eos")) request.ignore_eos = bool_field(*v, "ignore_eos");
   if (const json* v = field(root, "lumen_alpha")) {
-    const std::string mode = string_field(*v, "lumen_alpha");
-    if (mode == "drop") {
-      request.alpha = AlphaMode::kDrop;
-    } else if (mode == "white") {
-      request.alpha = AlphaMode::kWhite;
-    } else {
+    try {
+      request.alpha = parse_alpha_mode(string_field(*v, "lumen_alpha"), "lumen_alpha");
+    } catch (const Error&) {
       bad_request("'lumen_alpha' must be \"drop\" or \"white\"", "lumen_alpha", "invalid_value");
     }
   }

@@ -63,15 +63,16 @@ void resolve_images(ServerContext& ctx, const ChatRequest& chat, SequenceRequest
       ctx.metrics.image_cache_hits += 1;
     } else {
       ctx.metrics.image_cache_misses += 1;
-      Image decoded;
+      std::vector<float> pixels;
       try {
-        decoded = decode_image(bytes, ctx.engine.options().image_limits, "'" + image.param + "'", alpha);
+        const Image decoded = decode_image(bytes, ctx.engine.options().image_limits, "'" + image.param + "'", alpha);
+        bytes = {};
+        pixels = ctx.engine.preprocess(decoded);
       } catch (const Error& e) {
         throw ApiError(400, e.what(), image.param,
                        e.kind() == ErrorKind::kLimitExceeded ? "image_too_large" : "invalid_image");
       }
-      bytes = {};
-      embedding = ctx.image_encoder.encode(hash, ctx.engine.preprocess(decoded));
+      embedding = ctx.image_encoder.encode(hash, std::move(pixels));
     }
     seq.image_hashes.push_back(hash);
     seq.images.push_back(std::move(embedding));

@@ -9,7 +9,7 @@
 //   2. declare it below;
 //   3. add it to kRouteGroups in server.cpp.
 // Authentication (Authorization: Bearer) is checked before any route runs, so a group needs
-// nothing for it (only /health and the web app's files are exempt, see server.cpp). Anything
+// nothing for it (only /health, /ready and the web app's files are exempt, see server.cpp). Anything
 // a group needs beyond ServerContext it owns itself.
 #pragma once
 
@@ -23,7 +23,7 @@ using RouteGroup = void (*)(httplib::Server& http, ServerContext& context);
 
 // POST /v1/chat/completions (chat_routes.cpp).
 void register_chat_routes(httplib::Server& http, ServerContext& context);
-// GET /v1/models, /v1/models/{id}, /health, /metrics (info_routes.cpp).
+// GET /v1/models, /v1/models/{id}, /health, /ready, /metrics (info_routes.cpp).
 void register_info_routes(httplib::Server& http, ServerContext& context);
 // POST /v1/embeddings, /v1/search, /v1/recommend; GET /v1/index, /v1/items/{id}/image
 // (retrieval_routes.cpp).

@@ -44,6 +44,15 @@ std::string model_id_for(const Engine& engine, const ServerOptions& options) {
 
 }  // namespace
 
+std::string host_name_of(const std::string& host_header) {
+  // "[::1]:8080" -> "[::1]", "localhost:8080" -> "localhost", "127.0.0.1" -> "127.0.0.1".
+  if (!host_header.empty() && host_header.front() == '[') {
+    const size_t close = host_header.find(']');
+    return close == std::string::npos ? host_header : host_header.substr(0, close + 1);
+  }
+  return host_header.substr(0, host_header.find(':'));
+}
+
 bool is_loopback_host(const std::string& host) {
   if (host == "localhost" || host == "::1" || host == "[::1]") return true;
   in_addr v4{};
@@ -94,7 +103,20 @@ Server::Server(const Engine& engine, ServerOptions options) : engine_(engine), o
   http_->set_write_timeout(30, 0);
 
   ServerContext& context = *context_;
-  http_->set_pre_routing_handler([&context](const httplib::Request& req, httplib::Response& res) {
+  // Without a key the server is bound to a loopback address (the constructor refuses anything
+  // else unless --insecure-no-auth), and only this machine can connect. A web page elsewhere
+  // could still reach it through the user's browser by pointing its own name at 127.0.0.1
+  // (DNS rebinding): such requests carry that name in Host, so only loopback names pass.
+  const bool loopback_names_only = options_.api_key.empty() && is_loopback_host(options_.host);
+  http_->set_pre_routing_handler([&context, loopback_names_only](const httplib::Request& req, httplib::Response& res) {
+    if (loopback_names_only && req.has_header("Host") && !is_loopback_host(host_name_of(req.get_header_value("Host")))) {
+      send_error(res, ApiError(403,
+                               "the Host header names '" + req.get_header_value("Host") +
+                                   "', not this machine: a server without --api-key answers only loopback names",
+                               std::nullopt, "forbidden_host"));
+      context.metrics.count_request(req.path, 403);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (context.options.api_key.empty() || req.path == "/health" || req.path == "/ready" ||
         is_web_asset_request(req.method, req.path)) {
       return httplib::Server::HandlerResponse::Unhandled;
@@ -164,6 +186,7 @@ void Server::run() {
   {
     std::lock_guard<std::mutex> lock(run_mutex_);
     running_ = false;
+    listen_fd_ = -1;  // httplib closed it when its loop ended: the number may be reused now
   }
   run_done_.notify_all();
 }
@@ -194,7 +217,8 @@ void Server::begin_drain() {
   // already accepted go on: each ends after the response that carries "Connection: close",
   // or when idle past the keep-alive timeout. (So stop() must not call httplib's stop() after
   // this: the socket's descriptor number is no longer ours.)
-  if (const int fd = listen_fd_; fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  std::lock_guard<std::mutex> lock(run_mutex_);  // run() forgets the descriptor under it
+  if (const int fd = listen_fd_; fd >= 0 && running_) ::shutdown(fd, SHUT_RDWR);
 }
 
 bool Server::wait_drained(std::chrono::milliseconds timeout) {

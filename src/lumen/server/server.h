@@ -6,8 +6,9 @@
 // HTTP threads parse and validate a request, resolve its images (cache, else decode and queue
 // for the encoder), submit the sequence to the scheduler and relay its text, whole or as
 // server-sent events. Endpoints are registered in groups (routes.h explains how to add one).
-// Authentication is a pre-routing check: with an API key set every endpoint but /health and
-// /ready needs "Authorization: Bearer KEY", compared in constant time.
+// Authentication is a pre-routing check: with an API key set every endpoint but /health,
+// /ready and the web app's files needs "Authorization: Bearer KEY", compared in constant time.
+// Without a key (loopback only), requests whose Host names another machine are refused.
 //
 // Shutting down behind a load balancer (drain): begin_drain() turns /ready to 503, closes the
 // listening socket (new connections are refused, so the balancer retries them on another

@@ -39,5 +39,7 @@ struct ServerOptions {
 
 // True for addresses only this machine can reach: localhost, 127.0.0.0/8, ::1.
 bool is_loopback_host(const std::string& host);
+// The host name of an HTTP Host header, without its port ("[::1]:8080" -> "[::1]").
+std::string host_name_of(const std::string& host_header);
 
 }  // namespace lumen::server

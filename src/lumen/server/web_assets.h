@@ -35,7 +35,7 @@ const std::vector<WebAsset>& web_assets();
 const WebAsset* find_web_asset(std::string_view url_path);
 // The media type for a file name's extension; "application/octet-stream" when unknown.
 std::string web_content_type(std::string_view file_name);
-// True for a GET or HEAD of an asset: the only requests, besides /health, that need no API key
+// True for a GET or HEAD of an asset: the only requests, besides /health and /ready, that need no API key
 // (the page must load before it can ask for the key). Every API route stays protected.
 bool is_web_asset_request(std::string_view method, std::string_view path);
 

@@ -30,6 +30,9 @@ ChatTemplate chat_template_by_name(const std::string& name) {
   if (name == "vicuna_v1" || name == "llava_v1") {
     ChatTemplate t = imp_chat_template();
     t.name = name;
+    // Both are SeparatorStyle.TWO with sep " " and sep2 "</s>", like phi2: set, not inherited.
+    t.sep = " ";
+    t.sep2 = "</s>";
     if (name == "llava_v1") t.system = kLlavaV1System;
     return t;
   }

@@ -40,18 +40,6 @@ void check_pixel_limit(uint64_t width, uint64_t height, const ImageLimits& limit
 // because 255 is odd, so adding 127 rounds exactly like adding 127.5 would.)
 constexpr uint8_t div255_round(uint32_t v) { return static_cast<uint8_t>((v + 127) / 255); }
 
-// One channel of PIL's Image.alpha_composite(white, pixel) followed by convert("RGB") (what
-// AlphaMode::kWhite asks for). PIL computes it in fixed point (7 fractional bits and a
-// shift-based division by 255); with an opaque white destination that reduces to
-// round((c * a + 255 * (255 - a)) / 255). Checked against Pillow for all 65536 (c, a) pairs.
-// a = 255 gives c back, a = 0 gives 255.
-constexpr uint8_t over_white(uint32_t c, uint32_t a) { return div255_round(c * a + 255 * (255 - a)); }
-
-// Channel c with alpha a as the chosen mode has it: Image.convert("RGB") drops the alpha
-// (kDrop, the reference pipeline's), or it is composited onto white (kWhite).
-constexpr uint8_t apply_alpha(AlphaMode mode, uint32_t c, uint32_t a) {
-  return mode == AlphaMode::kWhite ? over_white(c, a) : static_cast<uint8_t>(c);
-}
 
 uint32_t read_be16(const uint8_t* p) { return (uint32_t{p[0]} << 8) | p[1]; }
 uint32_t read_be32(const uint8_t* p) {
@@ -384,7 +372,7 @@ struct PngRowFormat {
   int bit_depth = 0;
   uint32_t width = 0;
   AlphaMode alpha = AlphaMode::kDrop;
-  bool has_trns = false;  // a gray tRNS level that kWhite turns white
+  bool trns_turns_white = false;  // a gray tRNS level to turn white (kWhite only)
   uint32_t trans_gray = 0;
   uint8_t palette_rgb[256][3] = {};  // palette entries with apply_alpha already applied
 };
@@ -396,7 +384,7 @@ PngRowFormat make_png_row_format(const PngSession& s) {
   f.width = s.width;
   f.alpha = s.alpha;
   // convert("RGB") ignores a gray or colour tRNS key: only compositing makes those pixels white.
-  f.has_trns = s.num_trans > 0 && s.alpha == AlphaMode::kWhite;
+  f.trns_turns_white = s.num_trans > 0 && s.alpha == AlphaMode::kWhite;
   f.trans_gray = s.trans_color.gray;
   if (s.color_type == PNG_COLOR_TYPE_PALETTE) {
     // PIL's palette starts zeroed and opaque (Pillow >= 10; 9.x used a gray ramp), PLTE fills
@@ -427,7 +415,7 @@ void png_row_to_rgb(const PngRowFormat& f, const uint8_t* raw, uint8_t* rgb) {
         // 16-bit value.
         for (uint32_t x = 0; x < width; ++x) {
           const uint32_t v = read_be16(raw + 2 * x);
-          const bool transparent = f.has_trns && v == f.trans_gray;
+          const bool transparent = f.trns_turns_white && v == f.trans_gray;
           const uint8_t g = transparent || v > 255 ? 255 : static_cast<uint8_t>(v);
           rgb[3 * x] = rgb[3 * x + 1] = rgb[3 * x + 2] = g;
         }
@@ -442,7 +430,7 @@ void png_row_to_rgb(const PngRowFormat& f, const uint8_t* raw, uint8_t* rgb) {
         const uint32_t trans_level = f.bit_depth == 1 ? (f.trans_gray != 0 ? 255u : 0u) : f.trans_gray;
         for (uint32_t x = 0; x < width; ++x) {
           const uint32_t g = raw[x] * scale;
-          const uint8_t out = f.has_trns && g == trans_level ? 255 : static_cast<uint8_t>(g);
+          const uint8_t out = f.trns_turns_white && g == trans_level ? 255 : static_cast<uint8_t>(g);
           rgb[3 * x] = rgb[3 * x + 1] = rgb[3 * x + 2] = out;
         }
       }

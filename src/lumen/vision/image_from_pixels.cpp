@@ -6,13 +6,6 @@
 
 namespace lumen {
 
-namespace {
-// PIL's alpha_composite onto opaque white, then convert("RGB"): round((c * a + 255 * (255 - a))
-// / 255), the same expression as over_white in image_decode.cpp (checked there against Pillow
-// for every (c, a) pair; tests/python checks the two paths give identical pixels).
-constexpr uint8_t over_white(uint32_t c, uint32_t a) { return static_cast<uint8_t>((c * a + 255 * (255 - a) + 127) / 255); }
-}  // namespace
-
 Image image_from_pixels(std::span<const uint8_t> pixels, int64_t height, int64_t width, int64_t channels,
                         const ImageLimits& limits, AlphaMode alpha, std::string_view label) {
   if (channels < 1 || channels > 4) {
@@ -35,16 +28,15 @@ Image image_from_pixels(std::span<const uint8_t> pixels, int64_t height, int64_t
   image.width = static_cast<int>(width);
   image.height = static_cast<int>(height);
   image.rgb.resize(static_cast<size_t>(count) * 3);
-  const bool white = alpha == AlphaMode::kWhite;
   const uint8_t* in = pixels.data();
   uint8_t* out = image.rgb.data();
   for (uint64_t i = 0; i < count; ++i, in += channels, out += 3) {
     switch (channels) {
       case 1: out[0] = out[1] = out[2] = in[0]; break;
-      case 2: out[0] = out[1] = out[2] = white ? over_white(in[0], in[1]) : in[0]; break;
+      case 2: out[0] = out[1] = out[2] = apply_alpha(alpha, in[0], in[1]); break;
       case 3: out[0] = in[0]; out[1] = in[1]; out[2] = in[2]; break;
       default:
-        for (int c = 0; c < 3; ++c) out[c] = white ? over_white(in[c], in[3]) : in[c];
+        for (int c = 0; c < 3; ++c) out[c] = apply_alpha(alpha, in[c], in[3]);
     }
   }
   return image;
