@@ -18,19 +18,6 @@ namespace lumen::python {
 
 namespace {
 
-// {"results": [{"id", "score", ...fields}]} as `lumen search` prints it (cli/retrieval_common.cpp).
-std::string results_json(const std::vector<ScoredItem>& results) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const ScoredItem& r : results) {
-    nlohmann::json entry = r.fields ? *r.fields : nlohmann::json::object();
-    if (!entry.is_object()) entry = nlohmann::json::object();
-    if (!entry.contains("id")) entry["id"] = r.id;
-    entry["score"] = r.score;
-    list.push_back(std::move(entry));
-  }
-  return nlohmann::json{{"results", list}}.dump();
-}
-
 // Catalog items from JSON lines (one object each); relative image paths join base_dir.
 std::vector<CatalogItem> parse_items(const std::vector<std::string>& lines, const std::string& base_dir) {
   std::vector<CatalogItem> items;
@@ -111,7 +98,7 @@ class PyIndex {
     py::gil_scoped_release release;
     const std::vector<float> query = embed_query(model, text, input);
     std::lock_guard<std::mutex> lock(mutex_);
-    return results_json(index_.search(query.data(), k, exclude));
+    return results_json(index_.search(query.data(), k, exclude)).dump();
   }
 
   std::string recommend(PyModel* model, const std::vector<std::string>& liked, const std::vector<std::string>& disliked,
@@ -140,7 +127,7 @@ class PyIndex {
       request.preference = embed_query(*model, text, std::nullopt);
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    return results_json(::lumen::recommend(index_, request));
+    return results_json(::lumen::recommend(index_, request)).dump();
   }
 
   // Adds (or replaces) items; returns how many replaced an existing id.

@@ -18,13 +18,6 @@ namespace lumen::python {
 
 namespace {
 
-std::string trim(const std::string& text) {
-  const char* ws = " \t\r\n";
-  const size_t begin = text.find_first_not_of(ws);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(ws) - begin + 1);
-}
-
 // The reply as `lumen ask` prints it: the template leaves a space after "ASSISTANT:".
 std::string without_leading_spaces(const std::string& text) {
   const size_t begin = text.find_first_not_of(' ');
@@ -309,7 +302,7 @@ void bind_model(py::module_& m) {
                                                 embeds.begin() + static_cast<std::ptrdiff_t>((j + 1) * per_image));
                    const GenerationResult r = answer(engine, chat, one, 1, prompt, options, check_signals);
                    if (callbacks.failed()) throw CallbackAbort{};
-                   out.push_back(trim(r.text));
+                   out.push_back(trim_whitespace(r.text));
                    callbacks.call(progress, [&] { return py::make_tuple(out.size(), total); });
                  }
                }

@@ -36,7 +36,7 @@ int run_ask(int argc, char** argv) {
   GenerationOptions options = sampling.to_generation_options();
   if (json) {
     GenerationResult r = conversation.send(text, options);
-    print_json({{"answer", trim(r.text)},
+    print_json({{"answer", trim_whitespace(r.text)},
                 {"tokens", r.tokens},
                 {"finish_reason", r.finish_reason},
                 {"timings", {{"image_encode_ms", r.timings.image_encode_ms}, {"prefill_ms", r.timings.prefill_ms},

@@ -148,9 +148,9 @@ int run_caption(int argc, char** argv) {
       const std::string path = files[index[j]].string();
       if (!out_file && stderr_is_terminal()) std::fputs("\r\033[K", stderr);
       if (jsonl) {
-        emit(to_json_line({{"image", path}, {"caption", trim(r.text)}, {"ms", ms}}) + "\n");
+        emit(to_json_line({{"image", path}, {"caption", trim_whitespace(r.text)}, {"ms", ms}}) + "\n");
       } else {
-        emit(path + "\t" + trim(r.text) + "\n");
+        emit(path + "\t" + trim_whitespace(r.text) + "\n");
       }
       progress.update(++done + failed);
     }

@@ -53,7 +53,7 @@ int run_chat(int argc, char** argv) {
       continue;
     }
     if (line.rfind("/image", 0) == 0) {
-      std::string path = trim(line.substr(6));
+      std::string path = trim_whitespace(line.substr(6));
       if (path.empty()) {
         std::fputs("lumen: usage: /image PATH\n", stderr);
         continue;

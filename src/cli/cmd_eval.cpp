@@ -106,15 +106,15 @@ int run_eval(int argc, char** argv) {
     }
     ChatSession conversation(*engine);
     conversation.attach_encoded(cached_embeds, 1);
-    const std::string output = trim(conversation.send(q.question, options).text);
-    const bool is_correct = output == trim(q.answer);
+    const std::string output = trim_whitespace(conversation.send(q.question, options).text);
+    const bool is_correct = output == trim_whitespace(q.answer);
     correct += is_correct;
     auto& [type_correct, type_total] = by_type[q.type];
     type_correct += is_correct;
     ++type_total;
     if (q.reference_output) {
       ++reference_total;
-      reference_matches += output == trim(*q.reference_output);
+      reference_matches += output == trim_whitespace(*q.reference_output);
     }
     if (outputs) {
       *outputs << to_json_line({{"line", q.line}, {"image", q.image}, {"question", q.question}, {"output", output},

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "lumen/runtime/chat_session.h"  // trim_whitespace
 #include "lumen/runtime/generator.h"
 
 namespace lumen::cli {
@@ -11,8 +12,5 @@ namespace lumen::cli {
 // A TextCallback that writes a reply to stdout as it streams, without the leading space the
 // template leaves after "ASSISTANT:".
 TextCallback stream_reply_to_stdout();
-
-// Whitespace trimmed from both ends (eval compares answers this way).
-std::string trim(const std::string& text);
 
 }  // namespace lumen::cli

@@ -39,18 +39,6 @@ std::unique_ptr<Embedder> EmbedderCliOptions::load_for(const ItemIndex& index) c
   return embedder;
 }
 
-nlohmann::json results_json(const std::vector<ScoredItem>& results) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const ScoredItem& r : results) {
-    nlohmann::json entry = r.fields ? *r.fields : nlohmann::json::object();
-    if (!entry.is_object()) entry = nlohmann::json::object();
-    if (!entry.contains("id")) entry["id"] = r.id;
-    entry["score"] = r.score;
-    list.push_back(std::move(entry));
-  }
-  return {{"results", list}};
-}
-
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> parts;
   size_t start = 0;

@@ -27,9 +27,6 @@ struct EmbedderCliOptions {
   std::unique_ptr<Embedder> load_for(const ItemIndex& index) const;
 };
 
-// {"results": [{"id", "score", ...fields}]}, best first.
-nlohmann::json results_json(const std::vector<ScoredItem>& results);
-
 // Splits "a,b,c" (empty parts dropped).
 std::vector<std::string> split_commas(const std::string& text);
 

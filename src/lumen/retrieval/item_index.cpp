@@ -294,6 +294,17 @@ ItemIndex ItemIndex::load(const std::filesystem::path& dir) {
   return index;
 }
 
+nlohmann::json results_json(const std::vector<ScoredItem>& results) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const ScoredItem& r : results) {
+    nlohmann::json entry = r.fields && r.fields->is_object() ? *r.fields : nlohmann::json::object();
+    if (!entry.contains("id")) entry["id"] = r.id;
+    entry["score"] = r.score;
+    list.push_back(std::move(entry));
+  }
+  return {{"results", list}};
+}
+
 void check_embedder_matches(const ItemIndex& index, const Embedder& embedder) {
   const nlohmann::json& built = index.embedder_spec();
   nlohmann::json now = embedder.describe();

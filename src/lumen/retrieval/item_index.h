@@ -43,6 +43,10 @@ struct ScoredItem {
   const nlohmann::json* fields = nullptr;  // owned by the index
 };
 
+// {"results": [{"id", "score", ...metadata}]}, best first: what `lumen search` / `recommend`
+// print, /v1/search and /v1/recommend answer, and lumen.Index returns.
+nlohmann::json results_json(const std::vector<ScoredItem>& results);
+
 // Fused, normalised vectors [items, dim] for catalog items, embedding `batch` at a time and
 // calling progress(done) after each batch. Throws Error naming the item that fails.
 std::vector<float> embed_catalog_items(const Embedder& embedder, const std::vector<CatalogItem>& items,

@@ -6,14 +6,12 @@
 
 namespace lumen {
 
-namespace {
-std::string trim(const std::string& text) {
+std::string trim_whitespace(const std::string& text) {
   const char* ws = " \t\r\n";
   const size_t begin = text.find_first_not_of(ws);
   if (begin == std::string::npos) return "";
   return text.substr(begin, text.find_last_not_of(ws) - begin + 1);
 }
-}  // namespace
 
 ChatSession::ChatSession(const Engine& engine) : engine_(engine), template_(load_chat_template(engine.dir())) {}
 
@@ -59,7 +57,7 @@ GenerationResult ChatSession::send(const std::string& text, const GenerationOpti
   // The decoder holds the prompt and every reply token but the last (decode_reply's contract).
   cached_tokens_ = std::move(tokens);
   if (!result.tokens.empty()) cached_tokens_.insert(cached_tokens_.end(), result.tokens.begin(), result.tokens.end() - 1);
-  turns.push_back({ChatTurn::Role::kAssistant, trim(result.text), 0});
+  turns.push_back({ChatTurn::Role::kAssistant, trim_whitespace(result.text), 0});
   turns_ = std::move(turns);
   pending_images_ = 0;
   return result;

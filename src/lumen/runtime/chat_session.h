@@ -20,6 +20,10 @@
 
 namespace lumen {
 
+// Whitespace trimmed from both ends: how a reply joins the history, and how commands print and
+// compare replies.
+std::string trim_whitespace(const std::string& text);
+
 class ChatSession {
  public:
   // `engine` must outlive the session. Throws Error if the checkpoint names an unknown template.

@@ -139,17 +139,6 @@ std::vector<std::string> id_list(const json& root, const char* key) {
   return ids;
 }
 
-json results_body(const std::vector<ScoredItem>& results) {
-  json list = json::array();
-  for (const ScoredItem& r : results) {
-    json entry = r.fields && r.fields->is_object() ? *r.fields : json::object();
-    if (!entry.contains("id")) entry["id"] = r.id;
-    entry["score"] = r.score;
-    list.push_back(std::move(entry));
-  }
-  return {{"results", list}};
-}
-
 const ItemIndex& require_index(const RetrievalState& state) {
   if (!state.index) throw ApiError(404, "no index is loaded; start the server with --index DIR", std::nullopt, "no_index");
   return *state.index;
@@ -264,7 +253,7 @@ void handle_search(ServerContext& ctx, RetrievalState& state, const httplib::Req
   }
   std::lock_guard<std::mutex> lock(state.mutex);
   const std::vector<float> query = has_image ? state.embedder->embed_images(images) : state.embedder->embed_texts({text});
-  send_json(res, 200, results_body(index.search(query.data(), k)));
+  send_json(res, 200, results_json(index.search(query.data(), k)));
 }
 
 void handle_recommend(ServerContext& ctx, RetrievalState& state, const httplib::Request& req, httplib::Response& res) {
@@ -289,7 +278,7 @@ void handle_recommend(ServerContext& ctx, RetrievalState& state, const httplib::
   if (request.liked.empty() && !has_text) bad_request("give 'liked' ids and/or a 'text' preference", "liked", "missing_field");
   std::lock_guard<std::mutex> lock(state.mutex);
   if (has_text) request.preference = state.embedder->embed_texts({text_of(root["text"], "text")});
-  send_json(res, 200, results_body(recommend(index, request)));
+  send_json(res, 200, results_json(recommend(index, request)));
 }
 
 void handle_index_info(RetrievalState& state, httplib::Response& res) {
