@@ -1,4 +1,4 @@
-# The optional CUDA backend (src/lumen/kernels/cuda/*.cu).
+# The optional CUDA backend (src/lumen/backend/cuda/*.cu).
 #
 # Built when CMake finds nvcc (PATH, $CUDACXX or -DCMAKE_CUDA_COMPILER=...) and LUMEN_CUDA is ON;
 # otherwise src/lumen/backend/cuda_stub.cpp stands in and `--device cuda` answers "lumen was
@@ -51,7 +51,7 @@ function(lumen_add_cuda_backend target)
   if(NOT LUMEN_WITH_CUDA)
     return()
   endif()
-  file(GLOB LUMEN_CUDA_SOURCES CONFIGURE_DEPENDS ${LUMEN_ROOT}/src/lumen/kernels/cuda/*.cu)
+  file(GLOB LUMEN_CUDA_SOURCES CONFIGURE_DEPENDS ${LUMEN_ROOT}/src/lumen/backend/cuda/*.cu)
   # An object library so the .cu files get nvcc flags, not the C++ warning flags of `target`;
   # its objects go into the same static library.
   add_library(lumen_cuda OBJECT ${LUMEN_CUDA_SOURCES})

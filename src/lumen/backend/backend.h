@@ -22,7 +22,7 @@
 #include "lumen/core/dtype.h"
 #include "lumen/kernels/cpu/attention.h"
 #include "lumen/kernels/cpu/weights.h"
-#include "lumen/models/imp_config.h"
+#include "lumen/core/activation.h"
 
 namespace lumen {
 

@@ -1,5 +1,5 @@
 // The CPU backend: host memory, fp32 activations, every op forwarding to kernels/cpu. It is the
-// reference the CUDA backend is tested against, op by op (tests/kernels/cuda/backend_ops_test).
+// reference the CUDA backend is tested against, op by op (tests/backend/cuda/backend_ops_test).
 #include <cmath>
 #include <cstdlib>
 #include <cstring>

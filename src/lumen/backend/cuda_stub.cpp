@@ -1,6 +1,6 @@
 // The CUDA entry points in a build without the CUDA backend (CMake found no nvcc, or
 // LUMEN_CUDA=OFF): there are no CUDA code paths, only this refusal. CMake leaves this file out
-// when it builds src/lumen/kernels/cuda.
+// when it builds src/lumen/backend/cuda.
 #include "lumen/backend/device.h"
 #include "lumen/core/error.h"
 

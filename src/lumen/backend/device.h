@@ -25,7 +25,7 @@ DeviceSpec parse_device(std::string_view text);
 // the CUDA backend, "no CUDA device" when the driver sees none, or when N is out of range.
 std::unique_ptr<Backend> make_backend(const DeviceSpec& spec);
 
-// ---- implemented by kernels/cuda (or by backend/cuda_stub.cpp in a build without CUDA)
+// ---- implemented by backend/cuda (or by backend/cuda_stub.cpp in a build without CUDA)
 bool cuda_built();
 // CUDA devices the driver reports; 0 without CUDA, without a driver or without a GPU.
 int cuda_device_count();

@@ -177,24 +177,6 @@ void parse_text(const nlohmann::json& c, const std::string& label, PhiConfig* ou
 
 }  // namespace
 
-Activation parse_activation(const std::string& name, const std::string& label) {
-  if (name == "gelu") return Activation::kGeluErf;
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
-  if (name == "quick_gelu") return Activation::kQuickGelu;
-  if (name == "relu") return Activation::kRelu;
-  fail(label, ": activation '", name, "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, quick_gelu, relu)");
-}
-
-const char* activation_name(Activation act) {
-  switch (act) {
-    case Activation::kGeluErf: return "gelu";
-    case Activation::kGeluTanh: return "gelu_tanh";
-    case Activation::kQuickGelu: return "quick_gelu";
-    case Activation::kRelu: return "relu";
-  }
-  return "?";
-}
-
 ImpConfig parse_imp_config(const std::string& json_text, const std::string& label) {
   nlohmann::json c = json_util::parse(json_text, label);
   if (!c.is_object()) fail(label, ": expected a JSON object");

@@ -10,11 +10,9 @@
 #include <string>
 #include <vector>
 
-namespace lumen {
+#include "lumen/core/activation.h"
 
-enum class Activation { kGeluErf, kGeluTanh, kQuickGelu, kRelu };
-Activation parse_activation(const std::string& name, const std::string& label);
-const char* activation_name(Activation act);
+namespace lumen {
 
 struct SiglipVisionConfig {
   int64_t hidden_size = 1152;

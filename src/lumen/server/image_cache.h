@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "lumen/server/content_hash.h"
+#include "lumen/core/content_hash.h"
 
 namespace lumen::server {
 

@@ -16,7 +16,7 @@
 
 #include "lumen/models/phi_decoder.h"
 #include "lumen/runtime/kv_cache.h"
-#include "lumen/server/content_hash.h"
+#include "lumen/core/content_hash.h"
 
 namespace lumen::server {
 

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "lumen/server/content_hash.h"
+#include "lumen/core/content_hash.h"
 #include "lumen/server/http_util.h"
 #include "lumen/server/routes.h"
 #include "lumen/server/web_assets.h"

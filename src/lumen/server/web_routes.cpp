@@ -7,7 +7,7 @@
 // anything in. An ETag (SHA-256 of the file) lets the browser revalidate with a 304.
 #include <regex>
 
-#include "lumen/server/content_hash.h"
+#include "lumen/core/content_hash.h"
 #include "lumen/server/http_util.h"
 #include "lumen/server/routes.h"
 #include "lumen/server/web_assets.h"

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "lumen/models/imp_config.h"
+#include "lumen/core/activation.h"
 
 namespace lumen {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace lumen::server {
+namespace lumen {
 
 using ContentHash = std::array<uint8_t, 32>;
 
@@ -30,4 +30,4 @@ struct ContentHashHasher {
 // both are hashed first, so even the lengths only reach the comparison as fixed-size digests.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
-}  // namespace lumen::server
+}  // namespace lumen

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "lumen/backend/device.h"
-#include "lumen/kernels/cuda/cuda_common.cuh"
-#include "lumen/kernels/cuda/kernels.cuh"
+#include "lumen/backend/cuda/cuda_common.cuh"
+#include "lumen/backend/cuda/kernels.cuh"
 
 namespace lumen {
 

@@ -4,8 +4,8 @@
 // At batch 1 on Imp-v1-3B this reads the 5.6 GB of BF16 weights once per token.
 #include <cstdint>
 
-#include "lumen/kernels/cuda/cuda_common.cuh"
-#include "lumen/kernels/cuda/kernels.cuh"
+#include "lumen/backend/cuda/cuda_common.cuh"
+#include "lumen/backend/cuda/kernels.cuh"
 
 namespace lumen::cuda {
 

@@ -1,8 +1,8 @@
-#include "lumen/server/content_hash.h"
+#include "lumen/core/content_hash.h"
 
 #include <cstring>
 
-namespace lumen::server {
+namespace lumen {
 
 namespace {
 
@@ -99,4 +99,4 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-}  // namespace lumen::server
+}  // namespace lumen

@@ -5,8 +5,8 @@
 // sequence), scores for every key in shared memory, then P V with warps splitting the keys.
 #include <cmath>
 
-#include "lumen/kernels/cuda/cuda_common.cuh"
-#include "lumen/kernels/cuda/kernels.cuh"
+#include "lumen/backend/cuda/cuda_common.cuh"
+#include "lumen/backend/cuda/kernels.cuh"
 
 namespace lumen::cuda {
 

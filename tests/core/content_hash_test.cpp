@@ -1,10 +1,10 @@
-#include "lumen/server/content_hash.h"
+#include "lumen/core/content_hash.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace lumen::server {
+namespace lumen {
 namespace {
 
 // FIPS 180-4 / NIST example vectors.
@@ -33,4 +33,4 @@ TEST(ConstantTimeEqual, ComparesContent) {
 }
 
 }  // namespace
-}  // namespace lumen::server
+}  // namespace lumen

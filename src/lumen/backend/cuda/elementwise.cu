@@ -3,8 +3,8 @@
 // memory-bound and simple; the CPU references are in kernels/cpu (tests compare op by op).
 #include <cmath>
 
-#include "lumen/kernels/cuda/cuda_common.cuh"
-#include "lumen/kernels/cuda/kernels.cuh"
+#include "lumen/backend/cuda/cuda_common.cuh"
+#include "lumen/backend/cuda/kernels.cuh"
 
 namespace lumen::cuda {
 

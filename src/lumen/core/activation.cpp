@@ -1,0 +1,25 @@
+#include "lumen/core/activation.h"
+
+#include "lumen/core/error.h"
+
+namespace lumen {
+
+Activation parse_activation(const std::string& name, const std::string& label) {
+  if (name == "gelu") return Activation::kGeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
+  if (name == "quick_gelu") return Activation::kQuickGelu;
+  if (name == "relu") return Activation::kRelu;
+  fail(label, ": activation '", name, "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, quick_gelu, relu)");
+}
+
+const char* activation_name(Activation act) {
+  switch (act) {
+    case Activation::kGeluErf: return "gelu";
+    case Activation::kGeluTanh: return "gelu_tanh";
+    case Activation::kQuickGelu: return "quick_gelu";
+    case Activation::kRelu: return "relu";
+  }
+  return "?";
+}
+
+}  // namespace lumen
