@@ -1,6 +1,7 @@
 // lumen._lumen: the extension module behind the `lumen` Python package (issue 17). The package
 // (python/lumen) is the documented face; this module holds the handles and the GIL handling.
 #include "common.h"
+#include "lumen/core/error.h"
 
 PYBIND11_MODULE(_lumen, m) {
   namespace py = pybind11;

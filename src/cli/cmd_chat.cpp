@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/conversation.h"
+#include "lumen/core/error.h"
 #include "lumen/runtime/chat_session.h"
 
 namespace lumen::cli {

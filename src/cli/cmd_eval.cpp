@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "lumen/core/error.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/conversation.h"

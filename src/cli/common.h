@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "lumen/core/error.h"
 #include "lumen/runtime/engine.h"
 #include "lumen/runtime/generator.h"
 

@@ -82,7 +82,7 @@ TEST_P(ImpFixture, VisionStagesMatchReference) {
     const int64_t kept = e.model().vision().layers_to_run();
     int64_t observed = 0;
     std::vector<float> features;
-    std::vector<float> embeds = e.model().encode_images(
+    std::vector<float> embeds = e.device_model().encode_images(
         pixels.data(), 1,
         [&](int64_t k, const float* hidden, int64_t rows, int64_t cols) {
           auto expected = as_floats(*ref.find(prefix + ".vision_hidden." + std::to_string(k)));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "test_server.h"
 
 namespace lumen::server {
@@ -9,17 +11,23 @@ namespace {
 
 constexpr int32_t kImage = 50296;
 
-// A cache of `n` positions whose key rows hold their position number, to check copies.
-KvCache filled_cache(const PhiDecoder& decoder, int64_t n, int64_t capacity) {
-  KvCache cache = decoder.make_cache(capacity);
-  for (int64_t l = 0; l < decoder.config().num_layers; ++l) {
-    for (int64_t p = 0; p < n; ++p) {
-      auto* row = static_cast<float*>(cache.key_row(l, p));
-      for (int64_t i = 0; i < cache.kv_width(); ++i) row[i] = static_cast<float>(p);
-    }
+// A pool of the shapes model's cache layout on the CPU backend (fp32, so key rows are floats).
+KvCache make_pool(int64_t slots, int64_t capacity) {
+  return testing::shapes_engine().device_model().make_cache(slots, capacity);
+}
+
+// Fills `n` positions of a slot whose key rows hold their position number, to check copies.
+void fill_slot(KvCache& pool, int64_t slot, int64_t n) {
+  pool.truncate(slot, 0);
+  for (int64_t l = 0; l < pool.layers(); ++l) {
+    auto* keys = static_cast<float*>(pool.keys(l)) + slot * pool.slot_stride();
+    for (int64_t p = 0; p < n; ++p) std::fill_n(keys + p * pool.kv_width(), pool.kv_width(), static_cast<float>(p));
   }
-  cache.advance(n);
-  return cache;
+  pool.advance(slot, n);
+}
+
+float key_at(const KvCache& pool, int64_t slot, int64_t layer, int64_t position) {
+  return static_cast<const float*>(pool.keys(layer))[slot * pool.slot_stride() + position * pool.kv_width()];
 }
 
 TEST(PrefixKeys, TagImagesWithTheirContentHash) {
@@ -36,61 +44,90 @@ TEST(PrefixKeys, TagImagesWithTheirContentHash) {
 }
 
 TEST(PrefixKvCache, HandsOverAContinuationAndCopiesAPartialMatch) {
-  const PhiDecoder& decoder = testing::shapes_engine().model().decoder();
+  KvCache pool = make_pool(3, 200);
   const int64_t per_image = 64;
-  PrefixKvCache cache(decoder, per_image, 64ull << 20, /*min_reuse=*/4);
+  PrefixKvCache cache(pool, per_image, 64ull << 20, 4, /*min_reuse=*/4);
   const ContentHash img = sha256("scene");
-  // A held turn: 3 text tokens, an image (64 positions), 5 more tokens = 72 positions.
+  // A held turn in slot 0: 3 text tokens, an image (64 positions), 5 more tokens = 72 positions.
   std::vector<int32_t> turn = {10, 11, 12, kImage, 20, 21, 22, 23, 24};
   auto keys = prefix_keys(turn, kImage, std::vector<ContentHash>{img});
-  cache.release(keys, filled_cache(decoder, 72, 100));
+  fill_slot(pool, 0, 72);
+  EXPECT_TRUE(cache.release(keys, 0).empty());
   EXPECT_EQ(cache.entries(), 1u);
-  EXPECT_EQ(cache.bytes(), PrefixKvCache::cache_bytes(decoder.make_cache(72), decoder.config().num_layers));
+  EXPECT_EQ(cache.bytes(), 72 * pool.position_bytes());
 
   // A different image at the same place matches only the 3 leading tokens: below min_reuse.
   auto other = prefix_keys(turn, kImage, std::vector<ContentHash>{sha256("other")});
-  EXPECT_FALSE(cache.acquire(other, 1000, 200).has_value());
+  EXPECT_FALSE(cache.acquire(other, 1000, 1).has_value());
 
-  // Diverging after the image: the first 69 positions are copied, the held cache stays.
+  // Diverging after the image: the first 69 positions are copied into the free slot 1, the
+  // held slot stays.
   std::vector<int32_t> branch = {10, 11, 12, kImage, 20, 21, 99};
-  auto partial = cache.acquire(prefix_keys(branch, kImage, std::vector<ContentHash>{img}), 1000, 200);
+  auto partial = cache.acquire(prefix_keys(branch, kImage, std::vector<ContentHash>{img}), 1000, 1);
   ASSERT_TRUE(partial.has_value());
+  EXPECT_EQ(partial->slot, 1);
   EXPECT_EQ(partial->positions, 3 + 64 + 2);
-  EXPECT_EQ(partial->cache.length(), 69);
-  EXPECT_GE(partial->cache.capacity(), 200);
-  EXPECT_EQ(static_cast<const float*>(partial->cache.key_row(2, 68))[0], 68.0f);
+  EXPECT_EQ(pool.length(1), 69);
+  EXPECT_EQ(key_at(pool, 1, 2, 68), 68.0f);
+  EXPECT_EQ(pool.length(0), 72);
   EXPECT_EQ(cache.entries(), 1u);
 
-  // The follow-up turn extends the held one: it is handed over whole (and leaves the cache),
-  // capped so at least one prompt position is left to run.
+  // The follow-up turn extends the held one: its slot is handed over whole (and leaves the
+  // cache), capped so at least one prompt position is left to run.
   std::vector<int32_t> follow = turn;
   follow.insert(follow.end(), {30, 31});
-  auto whole = cache.acquire(prefix_keys(follow, kImage, std::vector<ContentHash>{img}), 1000, 120);
+  auto whole = cache.acquire(prefix_keys(follow, kImage, std::vector<ContentHash>{img}), 1000, 2);
   ASSERT_TRUE(whole.has_value());
+  EXPECT_EQ(whole->slot, 0);
   EXPECT_EQ(whole->positions, 72);
-  EXPECT_EQ(static_cast<const float*>(whole->cache.key_row(5, 71))[0], 71.0f);
+  EXPECT_EQ(key_at(pool, 0, 5, 71), 71.0f);
   EXPECT_EQ(cache.entries(), 0u);
   EXPECT_EQ(cache.bytes(), 0u);
 }
 
 TEST(PrefixKvCache, SupersedesPrefixesAndStaysWithinItsBudget) {
-  const PhiDecoder& decoder = testing::shapes_engine().model().decoder();
-  const uint64_t one = PrefixKvCache::cache_bytes(decoder.make_cache(20), decoder.config().num_layers);
-  PrefixKvCache cache(decoder, 64, 3 * one, 4);
+  KvCache pool = make_pool(16, 30);
+  const uint64_t one = 20 * pool.position_bytes();
+  PrefixKvCache cache(pool, 64, 3 * one, 8, 4);
   std::vector<PrefixKey> keys;
   for (int i = 0; i < 20; ++i) keys.push_back(static_cast<PrefixKey>(i));
-  cache.release(std::vector<PrefixKey>(keys.begin(), keys.begin() + 10), filled_cache(decoder, 10, 10));
-  cache.release(keys, filled_cache(decoder, 20, 20));  // covers the first: replaces it
+  fill_slot(pool, 0, 10);
+  EXPECT_TRUE(cache.release(std::vector<PrefixKey>(keys.begin(), keys.begin() + 10), 0).empty());
+  fill_slot(pool, 1, 20);
+  EXPECT_EQ(cache.release(keys, 1), std::vector<int64_t>{0});  // covers the first: replaces it
   EXPECT_EQ(cache.entries(), 1u);
-  cache.release(keys, filled_cache(decoder, 20, 30));  // the same again: still one (trimmed to 20)
+  fill_slot(pool, 2, 20);
+  EXPECT_EQ(cache.release(keys, 2), std::vector<int64_t>{1});  // the same again: still one
   EXPECT_EQ(cache.entries(), 1u);
   EXPECT_EQ(cache.bytes(), one);
+  std::vector<int64_t> freed;
   for (int k = 0; k < 10; ++k) {
     std::vector<PrefixKey> distinct(20, static_cast<PrefixKey>(1000 + k));
-    cache.release(distinct, filled_cache(decoder, 20, 20));
+    fill_slot(pool, 3 + k, 20);
+    for (int64_t slot : cache.release(distinct, 3 + k)) freed.push_back(slot);
     EXPECT_LE(cache.bytes(), 3 * one);
   }
   EXPECT_EQ(cache.entries(), 3u);
+  EXPECT_EQ(freed.size(), 8u);  // every slot released and no longer held comes back once
+  // Too short to be worth holding: handed straight back.
+  fill_slot(pool, 15, 2);
+  EXPECT_EQ(cache.release(std::vector<PrefixKey>{7, 7}, 15), std::vector<int64_t>{15});
+}
+
+TEST(PrefixKvCache, HoldsAtMostItsEntriesAndGivesTheOldestUp) {
+  KvCache pool = make_pool(4, 16);
+  PrefixKvCache cache(pool, 64, 64ull << 20, 2, 4);
+  for (int64_t slot = 0; slot < 3; ++slot) {
+    fill_slot(pool, slot, 8);
+    const auto freed = cache.release(std::vector<PrefixKey>(8, static_cast<PrefixKey>(100 + slot)), slot);
+    if (slot < 2) EXPECT_TRUE(freed.empty());
+    if (slot == 2) EXPECT_EQ(freed, std::vector<int64_t>{0});  // over 2 entries: the oldest goes
+  }
+  EXPECT_EQ(cache.entries(), 2u);
+  EXPECT_EQ(cache.evict_oldest(), std::optional<int64_t>(1));
+  EXPECT_EQ(cache.evict_oldest(), std::optional<int64_t>(2));
+  EXPECT_EQ(cache.evict_oldest(), std::nullopt);
+  EXPECT_EQ(cache.bytes(), 0u);
 }
 
 }  // namespace

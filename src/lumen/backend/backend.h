@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "lumen/core/dtype.h"
 #include "lumen/kernels/cpu/attention.h"
@@ -44,6 +45,14 @@ class DeviceBuffer {
   template <typename T>
   T* as() const { return static_cast<T*>(data_); }
   void reset();
+  // Gives up ownership without freeing: the caller (a backend wrapping another) frees it.
+  void* detach() {
+    void* data = data_;
+    backend_ = nullptr;
+    data_ = nullptr;
+    bytes_ = 0;
+    return data;
+  }
 
  private:
   Backend* backend_ = nullptr;
@@ -51,15 +60,18 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
-// A weight matrix resident on a backend: [rows = out features, cols = in features], row-major,
-// stored as `dtype` (the CPU backend keeps the checkpoint's dtype; CUDA stores its activation
-// dtype so GEMM operands match).
+// A weight matrix resident on a backend: [rows = out features, cols = in features], row-major.
+// The CPU backend keeps the checkpoint's dtype and does not copy: `parts` are views into the
+// memory-mapped file (or the in-memory quantized store), one per stacked part unless they sit
+// back to back; CUDA stores one matrix in its activation dtype so GEMM operands match.
 struct DeviceWeight {
-  DeviceBuffer storage;
+  DeviceBuffer storage;               // owned memory (CUDA); empty for the CPU backend's views
+  std::vector<WeightMatrix> parts;    // the CPU backend's views, stacked row-wise
   DType dtype = DType::kF32;
+  MatmulPrecision precision = MatmulPrecision::kExact;  // --quant: reduced-precision matmuls
   int64_t rows = 0;
   int64_t cols = 0;
-  const void* data() const { return storage.data(); }
+  const void* data() const { return parts.empty() ? storage.data() : parts.front().data; }
 };
 
 // A recorded sequence of ops replayed with one launch (a CUDA graph). Pointers and sizes are
@@ -80,14 +92,23 @@ class Backend {
   // The dtype activations are stored in when the weights are `weights` and the caller asked for
   // `requested` (kF32/kF16/kBF16, or kU8 meaning "follow the weights").
   virtual DType activation_dtype(DType weights, DType requested) const = 0;
+  // The dtype the KV cache is kept in for activations `act` and matmuls of `precision`. By
+  // default the activation dtype; the CPU backend keeps fp32 activations but f16 keys and
+  // values at reduced precision (half the bytes decode attention reads, less error than the
+  // bf16/int8 matmuls already add).
+  virtual DType kv_cache_dtype(DType act, MatmulPrecision precision) const { return act; }
 
   // ---- memory
   virtual DeviceBuffer allocate(size_t bytes) = 0;  // uninitialised; throws Error when exhausted
-  virtual void release(void* data) noexcept = 0;    // used by DeviceBuffer
+  virtual void release(void* data, size_t bytes) noexcept = 0;  // used by DeviceBuffer
   virtual void copy_to_device(void* dst, const void* host_src, size_t bytes) = 0;
   virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;  // waits
   virtual void copy_device(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() = 0;
+  // The bytes at data (inside one allocation) are no longer needed and may read back as
+  // anything: the CPU backend hands their whole pages back to the OS, so a KV-cache slot freed
+  // after a long sequence stops counting as resident memory. A hint; the default does nothing.
+  virtual void discard(void* data, size_t bytes) noexcept {}
 
   // ---- weights
   // Stacks `parts` (same cols) row-wise into one matrix stored as `dtype` (fused QKV).
@@ -115,22 +136,24 @@ class Backend {
   // token_stride elements); token t is at positions[t] (int32 backend memory).
   virtual void rope_neox(void* x, DType dtype, int64_t n_tokens, int64_t token_stride, int64_t n_heads,
                          int64_t head_dim, int64_t rotary_dim, const int32_t* positions, double theta) = 0;
-  // Copies token t's key and value rows (width kv_width, row stride src_stride) into the cache at
-  // [slots[t], positions[t]]; each cache is [slots, capacity, kv_width] (slot_stride =
-  // capacity * kv_width elements).
+  // Copies token t's key and value rows (width kv_width, row stride src_stride, in `dtype`) into
+  // the cache at [slots[t], positions[t]], converting to cache_dtype; each cache is [slots,
+  // capacity, kv_width] (slot_stride = capacity * kv_width elements).
   virtual void store_kv(const void* k, const void* v, DType dtype, int64_t n_tokens, int64_t src_stride,
-                        void* k_cache, void* v_cache, int64_t kv_width, int64_t slot_stride, const int32_t* slots,
-                        const int32_t* positions) = 0;
-  // Attention over `batch` independent sequences of one shape (prefill, vision). Strides in
-  // elements; sequence b's q/k/v/out start at b * the matching batch stride.
+                        void* k_cache, void* v_cache, DType cache_dtype, int64_t kv_width, int64_t slot_stride,
+                        const int32_t* slots, const int32_t* positions) = 0;
+  // Attention over `batch` independent sequences of one shape (prefill, vision). q and out are
+  // in `dtype`, k and v in shape.kv_dtype (a KV cache's dtype, or `dtype` for fresh keys).
+  // Strides in elements; sequence b's q/k/v/out start at b * the matching batch stride.
   virtual void attention(const void* q, const void* k, const void* v, void* out, DType dtype,
                          const AttentionShape& shape, int64_t batch, int64_t q_batch_stride,
                          int64_t kv_batch_stride, int64_t out_batch_stride) = 0;
   // Decode: query b (one token, row stride shape.q_stride) attends keys [0, positions[b]] of
-  // cache slot b. shape.n_queries/n_keys/causal are ignored; shape.kv_stride is kv_width.
+  // cache slot slots[b] (keys and values in shape.kv_dtype). shape.n_queries/n_keys/causal are
+  // ignored; shape.kv_stride is kv_width.
   virtual void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out, DType dtype,
                                 const AttentionShape& shape, int64_t batch, int64_t slot_stride,
-                                const int32_t* positions) = 0;
+                                const int32_t* slots, const int32_t* positions) = 0;
   // out[i, :] = table[ids[i], :] as fp32. ids must be in range (callers check on the host).
   virtual void embed(const int32_t* ids, int64_t n, const DeviceWeight& table, float* out) = 0;
   // out[r] = index of the largest value of row r (lowest index on ties).
@@ -142,7 +165,8 @@ class Backend {
   virtual std::unique_ptr<BackendGraph> end_capture();
 };
 
-// The CPU backend: forwards to kernels/cpu. Activations are always F32.
+// The CPU backend: forwards to kernels/cpu. Activations are always F32; weights are the
+// checkpoint's own bytes.
 std::unique_ptr<Backend> make_cpu_backend();
 
 }  // namespace lumen

@@ -1,5 +1,8 @@
 // The CPU backend: host memory, fp32 activations, every op forwarding to kernels/cpu. It is the
 // reference the CUDA backend is tested against, op by op (tests/backend/cuda/backend_ops_test).
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -8,6 +11,7 @@
 
 #include "lumen/backend/backend.h"
 #include "lumen/core/error.h"
+#include "lumen/core/large_buffer.h"
 #include "lumen/kernels/cpu/attention.h"
 #include "lumen/kernels/cpu/elementwise.h"
 #include "lumen/kernels/cpu/linear.h"
@@ -29,7 +33,7 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
 }
 
 void DeviceBuffer::reset() {
-  if (backend_ != nullptr && data_ != nullptr) backend_->release(data_);
+  if (backend_ != nullptr && data_ != nullptr) backend_->release(data_, bytes_);
   backend_ = nullptr;
   data_ = nullptr;
   bytes_ = 0;
@@ -49,35 +53,53 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   DType activation_dtype(DType, DType) const override { return DType::kF32; }
 
-  DeviceBuffer allocate(size_t bytes) override {
-    void* p = std::malloc(bytes == 0 ? 1 : bytes);
-    if (p == nullptr) fail_kind(ErrorKind::kLimitExceeded, "[allocate] out of host memory (", bytes, " bytes)");
-    return DeviceBuffer(this, p, bytes);
+  DType kv_cache_dtype(DType, MatmulPrecision precision) const override {
+    return precision == MatmulPrecision::kReduced ? DType::kF16 : DType::kF32;
   }
-  void release(void* data) noexcept override { std::free(data); }
+
+  // Large buffers (KV caches, prefill activations) fault in only the pages written and are
+  // offered as huge pages (core/large_buffer.h).
+  DeviceBuffer allocate(size_t bytes) override {
+    try {
+      return DeviceBuffer(this, allocate_large_buffer(bytes == 0 ? 1 : bytes).release(), bytes);
+    } catch (const std::bad_alloc&) {
+      fail_kind(ErrorKind::kLimitExceeded, "[allocate] out of host memory (", bytes, " bytes)");
+    }
+  }
+  void release(void* data, size_t bytes) noexcept override {
+    LargeBufferFree{large_buffer_alignment(bytes == 0 ? 1 : bytes)}(static_cast<uint8_t*>(data));
+  }
   void copy_to_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_device(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
   void synchronize() override {}
+  void discard(void* data, size_t bytes) noexcept override {
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
 
-  // Keeps the stored dtype (kernels/cpu/linear reads F32/F16/BF16/Q8_0/Q4_0 directly).
+  // Keeps the stored dtype (kernels/cpu/linear reads F32/F16/BF16/Q8_0/Q4_0 directly) and the
+  // stored bytes: the weight is a view of each part, and parts that sit back to back in memory
+  // (a fused Wqkv sliced at load) become one view again.
   DeviceWeight upload_weight(std::span<const WeightMatrix> parts, DType) override {
     if (parts.empty()) fail("[upload_weight] no parts");
     DeviceWeight w;
     w.dtype = parts[0].dtype;
+    w.precision = parts[0].precision;
     w.cols = parts[0].cols;
-    size_t bytes = 0;
     for (const WeightMatrix& p : parts) {
-      if (p.dtype != w.dtype || p.cols != w.cols) fail("[upload_weight] stacked parts differ in dtype or width");
+      if (p.dtype != w.dtype || p.cols != w.cols || p.precision != w.precision) {
+        fail("[upload_weight] stacked parts differ in dtype, width or precision");
+      }
       w.rows += p.rows;
-      bytes += p.row_bytes() * static_cast<size_t>(p.rows);
-    }
-    w.storage = allocate(bytes);
-    size_t offset = 0;
-    for (const WeightMatrix& p : parts) {
-      const size_t n = p.row_bytes() * static_cast<size_t>(p.rows);
-      std::memcpy(w.storage.as<uint8_t>() + offset, p.data, n);
-      offset += n;
+      WeightMatrix* last = w.parts.empty() ? nullptr : &w.parts.back();
+      if (last != nullptr && last->data + last->row_bytes() * static_cast<size_t>(last->rows) == p.data) {
+        last->rows += p.rows;
+      } else {
+        w.parts.push_back(p);
+      }
     }
     return w;
   }
@@ -89,6 +111,7 @@ class CpuBackend final : public Backend {
     w.cols = cols;
     w.storage = allocate(static_cast<size_t>(rows * cols) * sizeof(float));
     fill_random(w.storage.as<float>(), rows * cols, scale, 0.0f, seed);
+    w.parts.push_back(WeightMatrix{DType::kF32, w.storage.as<uint8_t>(), rows, cols});
     return w;
   }
 
@@ -98,19 +121,39 @@ class CpuBackend final : public Backend {
     for (int64_t i = 0; i < n; ++i) x[i] = dist(rng) + offset;
   }
 
+  // Each part writes its columns of y: straight into y for one row (decode), through scratch
+  // otherwise. accumulate also goes through scratch (y += x W^T + b).
   void linear(const void* x, DType x_dtype, int64_t m, const DeviceWeight& w, const float* bias, void* y,
               DType y_dtype, bool accumulate) override {
     require_f32(x_dtype, "linear");
     require_f32(y_dtype, "linear");
-    WeightMatrix view{w.dtype, static_cast<const uint8_t*>(w.data()), w.rows, w.cols};
+    const auto* in = static_cast<const float*>(x);
     auto* out = static_cast<float*>(y);
-    if (!accumulate) {
-      ::lumen::linear(static_cast<const float*>(x), m, view, bias, out);
+    if (w.parts.size() == 1 && !accumulate) {
+      ::lumen::linear(in, m, w.parts[0], bias, out);
       return;
     }
-    std::vector<float> tmp(static_cast<size_t>(m * w.rows));
-    ::lumen::linear(static_cast<const float*>(x), m, view, bias, tmp.data());
-    add_inplace(out, tmp.data(), m * w.rows);
+    const bool direct = m == 1 && !accumulate;
+    int64_t column = 0;
+    for (const WeightMatrix& part : w.parts) {
+      const float* part_bias = bias == nullptr ? nullptr : bias + column;
+      if (direct) {
+        ::lumen::linear(in, 1, part, part_bias, out + column);
+      } else {
+        float* tmp = scratch(static_cast<size_t>(m * part.rows));
+        ::lumen::linear(in, m, part, part_bias, tmp);
+        for (int64_t r = 0; r < m; ++r) {
+          float* dst = out + r * w.rows + column;
+          const float* src = tmp + r * part.rows;
+          if (accumulate) {
+            add_inplace(dst, src, part.rows);
+          } else {
+            std::memcpy(dst, src, static_cast<size_t>(part.rows) * sizeof(float));
+          }
+        }
+      }
+      column += part.rows;
+    }
   }
 
   void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, void* y,
@@ -149,47 +192,51 @@ class CpuBackend final : public Backend {
   }
 
   void store_kv(const void* k, const void* v, DType dtype, int64_t n_tokens, int64_t src_stride, void* k_cache,
-                void* v_cache, int64_t kv_width, int64_t slot_stride, const int32_t* slots,
+                void* v_cache, DType cache_dtype, int64_t kv_width, int64_t slot_stride, const int32_t* slots,
                 const int32_t* positions) override {
     require_f32(dtype, "store_kv");
+    const size_t element = dtype_size(cache_dtype);
     for (int64_t t = 0; t < n_tokens; ++t) {
-      const int64_t at = slots[t] * slot_stride + static_cast<int64_t>(positions[t]) * kv_width;
-      std::memcpy(static_cast<float*>(k_cache) + at, static_cast<const float*>(k) + t * src_stride,
-                  static_cast<size_t>(kv_width) * sizeof(float));
-      std::memcpy(static_cast<float*>(v_cache) + at, static_cast<const float*>(v) + t * src_stride,
-                  static_cast<size_t>(kv_width) * sizeof(float));
+      const size_t at = static_cast<size_t>(slots[t] * slot_stride + static_cast<int64_t>(positions[t]) * kv_width);
+      store_kv_rows(static_cast<const float*>(k) + t * src_stride, 1, kv_width, cache_dtype,
+                    static_cast<uint8_t*>(k_cache) + at * element);
+      store_kv_rows(static_cast<const float*>(v) + t * src_stride, 1, kv_width, cache_dtype,
+                    static_cast<uint8_t*>(v_cache) + at * element);
     }
   }
 
   void attention(const void* q, const void* k, const void* v, void* out, DType dtype, const AttentionShape& shape,
                  int64_t batch, int64_t q_batch_stride, int64_t kv_batch_stride, int64_t out_batch_stride) override {
     require_f32(dtype, "attention");
+    const size_t kv_element = dtype_size(shape.kv_dtype);
     for (int64_t b = 0; b < batch; ++b) {
-      ::lumen::attention(static_cast<const float*>(q) + b * q_batch_stride,
-                         static_cast<const float*>(k) + b * kv_batch_stride,
-                         static_cast<const float*>(v) + b * kv_batch_stride,
-                         static_cast<float*>(out) + b * out_batch_stride, shape);
+      const size_t kv_at = static_cast<size_t>(b * kv_batch_stride) * kv_element;
+      ::lumen::attention(static_cast<const float*>(q) + b * q_batch_stride, static_cast<const uint8_t*>(k) + kv_at,
+                         static_cast<const uint8_t*>(v) + kv_at, static_cast<float*>(out) + b * out_batch_stride,
+                         shape);
     }
   }
 
   void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out, DType dtype,
-                        const AttentionShape& shape, int64_t batch, int64_t slot_stride,
+                        const AttentionShape& shape, int64_t batch, int64_t slot_stride, const int32_t* slots,
                         const int32_t* positions) override {
     require_f32(dtype, "attention_decode");
+    const size_t kv_element = dtype_size(shape.kv_dtype);
     for (int64_t b = 0; b < batch; ++b) {
       AttentionShape s = shape;
       s.n_queries = 1;
       s.n_keys = positions[b] + 1;
       s.causal = false;
-      ::lumen::attention(static_cast<const float*>(q) + b * shape.q_stride,
-                         static_cast<const float*>(k_cache) + b * slot_stride,
-                         static_cast<const float*>(v_cache) + b * slot_stride,
-                         static_cast<float*>(out) + b * shape.out_stride, s);
+      const size_t at = static_cast<size_t>(slots[b] * slot_stride) * kv_element;
+      ::lumen::attention(static_cast<const float*>(q) + b * shape.q_stride, static_cast<const uint8_t*>(k_cache) + at,
+                         static_cast<const uint8_t*>(v_cache) + at, static_cast<float*>(out) + b * shape.out_stride,
+                         s);
     }
   }
 
   void embed(const int32_t* ids, int64_t n, const DeviceWeight& table, float* out) override {
-    WeightMatrix view{table.dtype, static_cast<const uint8_t*>(table.data()), table.rows, table.cols};
+    if (table.parts.size() != 1) fail("[embed] the table must be one matrix");
+    const WeightMatrix& view = table.parts[0];
     for (int64_t i = 0; i < n; ++i) {
       if (ids[i] < 0 || ids[i] >= table.rows) fail("[embed] token id ", ids[i], " outside [0, ", table.rows, ")");
       convert_row_to_f32(view.dtype, view.row(ids[i]), view.cols, out + i * view.cols);
@@ -205,6 +252,15 @@ class CpuBackend final : public Backend {
       }
       out[r] = static_cast<int32_t>(best);
     }
+  }
+
+ private:
+  // Grow-only fp32 scratch of the calling thread (linear's per-part outputs and accumulation);
+  // thread-local because one backend serves every thread that runs a model.
+  static float* scratch(size_t n) {
+    thread_local std::vector<float> buffer;
+    if (buffer.size() < n) buffer.resize(n);
+    return buffer.data();
   }
 };
 

@@ -20,4 +20,7 @@ using LargeBuffer = std::unique_ptr<uint8_t[], LargeBufferFree>;
 // MADV_HUGEPAGE. Throws std::bad_alloc like operator new.
 LargeBuffer allocate_large_buffer(size_t nbytes);
 
+// The alignment allocate_large_buffer(nbytes) uses, for freeing a released pointer.
+size_t large_buffer_alignment(size_t nbytes);
+
 }  // namespace lumen

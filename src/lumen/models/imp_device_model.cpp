@@ -75,7 +75,7 @@ DevNorm random_norm(Backend& be, int64_t n, double eps, uint64_t& seed) {
   return out;
 }
 
-// Grow-only scratch (never used by graphs, whose buffers live in the cache's Step).
+// Grow-only scratch (never used by graphs, whose buffers live in the cache's DecodeStep).
 void* ensure(Backend& be, DeviceBuffer& buffer, size_t bytes) {
   if (buffer.bytes() < bytes) buffer = be.allocate(bytes);
   return buffer.data();
@@ -111,29 +111,17 @@ struct DeviceImpModel::Weights {
 
 struct DeviceImpModel::Scratch {
   DeviceBuffer pixels, patches, hidden, normed, qkv, attn, mlp, proj_a, proj_b;  // vision
-  DeviceBuffer t_hidden, t_normed, t_qkv, t_attn, t_mlp, t_logits, t_slots, t_positions;  // prefill
+  DeviceBuffer t_hidden, t_normed, t_qkv, t_attn, t_mlp, t_logits, t_final, t_slots, t_positions;  // prefill
 };
 
-struct DeviceKvCache::Step {
-  int64_t batch = 0;
+// The buffers (and graph) of one decode batch size over one cache.
+struct DecodeStep final : KvCache::Attachment {
+  const void* model = nullptr;  // the DeviceImpModel it was recorded for
+  int64_t batch = 0;            // the batch size (graphed), or the largest it holds
+  bool graphed = false;
   DeviceBuffer ids, slots, positions, hidden, normed, qkv, attn, mlp, logits, next;
   std::unique_ptr<BackendGraph> graph;
 };
-
-DeviceKvCache::DeviceKvCache() = default;
-DeviceKvCache::~DeviceKvCache() = default;
-DeviceKvCache::DeviceKvCache(DeviceKvCache&&) noexcept = default;
-DeviceKvCache& DeviceKvCache::operator=(DeviceKvCache&&) noexcept = default;
-
-void DeviceKvCache::truncate(int64_t slot, int64_t length) {
-  int64_t& current = lengths_.at(static_cast<size_t>(slot));
-  if (length < current) current = length < 0 ? 0 : length;
-}
-
-void DeviceKvCache::set_length(int64_t slot, int64_t length) {
-  if (length < 0 || length > capacity_) fail("KV cache slot length ", length, " outside [0, ", capacity_, "]");
-  lengths_.at(static_cast<size_t>(slot)) = length;
-}
 
 DeviceImpModel::DeviceImpModel(const ImpConfig& config, Backend& backend, DType act)
     : config_(config), backend_(&backend), act_(act), w_(std::make_unique<Weights>()),
@@ -147,6 +135,7 @@ std::unique_ptr<DeviceImpModel> DeviceImpModel::upload(const ImpModel& model, Ba
   const DType act = be.activation_dtype(decoder.embed_tokens().dtype, options.activation);
   auto dm = std::unique_ptr<DeviceImpModel>(new DeviceImpModel(model.config(), be, act));
   dm->graphs_ = options.graphs;
+  if (!decoder.layers().empty()) dm->precision_ = decoder.layers()[0].q_proj.weight.precision;
   Weights& w = *dm->w_;
 
   const SiglipVisionTower& vision = model.vision();
@@ -249,22 +238,8 @@ const float* DeviceImpModel::encode_locked(const float* pixels, int64_t n_images
   const int64_t t = n_images * per_image;
   const size_t a = dtype_size(act_);
 
-  // im2col on the host: patches [t, 3 p p] in (channel, ky, kx) order like the conv weight.
-  std::vector<float> patches(static_cast<size_t>(t * patch_len));
-  for (int64_t img = 0; img < n_images; ++img) {
-    const float* image = pixels + img * channels * size * size;
-    for (int64_t py = 0; py < side; ++py) {
-      for (int64_t px = 0; px < side; ++px) {
-        float* dst = patches.data() + ((img * per_image) + py * side + px) * patch_len;
-        for (int64_t ch = 0; ch < channels; ++ch) {
-          for (int64_t ky = 0; ky < p; ++ky) {
-            const float* src = image + ch * size * size + (py * p + ky) * size + px * p;
-            for (int64_t kx = 0; kx < p; ++kx) *dst++ = src[kx];
-          }
-        }
-      }
-    }
-  }
+  // im2col on the host (models/siglip_vision): patches [t, 3 p p].
+  const std::vector<float> patches = siglip_patches(pixels, n_images, vc);
   auto* patches_f32 = static_cast<float*>(ensure(be, s.pixels, patches.size() * sizeof(float)));
   be.copy_to_device(patches_f32, patches.data(), patches.size() * sizeof(float));
   void* patches_act = ensure(be, s.patches, patches.size() * a);
@@ -295,6 +270,7 @@ const float* DeviceImpModel::encode_locked(const float* pixels, int64_t n_images
   shape.out_stride = dv;
   shape.causal = false;
   shape.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(shape.head_dim)));
+  shape.kv_dtype = act_;  // keys and values straight from this layer's qkv
   for (size_t i = 0; i < w_->vision.size(); ++i) {
     const Weights::VisionLayer& l = w_->vision[i];
     be.layer_norm(hidden, t, dv, l.ln1.gamma.as<float>(), l.ln1.beta.as<float>(), l.ln1.eps, normed, act_);
@@ -331,46 +307,41 @@ const float* DeviceImpModel::encode_locked(const float* pixels, int64_t n_images
 
 // ---- decoder
 
-DeviceKvCache DeviceImpModel::make_cache(int64_t slots, int64_t capacity) {
+DType DeviceImpModel::kv_dtype() const { return backend_->kv_cache_dtype(act_, precision_); }
+
+KvCache DeviceImpModel::make_cache(int64_t slots, int64_t capacity) const {
   if (slots <= 0 || capacity <= 0) fail("KV cache needs slots > 0 and capacity > 0");
   const PhiConfig& c = config_.text;
-  DeviceKvCache cache;
-  cache.capacity_ = capacity;
-  cache.kv_width_ = c.num_kv_heads * c.head_dim();
-  cache.lengths_.assign(static_cast<size_t>(slots), 0);
-  const size_t bytes = static_cast<size_t>(slots * capacity * cache.kv_width_) * dtype_size(act_);
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    cache.keys_.push_back(backend_->allocate(bytes));
-    cache.values_.push_back(backend_->allocate(bytes));
-  }
-  return cache;
+  return KvCache(*backend_, c.num_layers, slots, capacity, c.num_kv_heads * c.head_dim(), kv_dtype());
 }
 
 void DeviceImpModel::decoder_layers(int64_t n, float* hidden, void* normed, void* qkv, void* attn, void* mlp,
-                                    DeviceKvCache& cache, const int32_t* slots, const int32_t* positions,
-                                    int64_t slot, int64_t past, bool decode_step) {
+                                    KvCache& cache, const int32_t* slots, const int32_t* positions, int64_t slot,
+                                    int64_t past, bool decode_step) {
   Backend& be = *backend_;
   const PhiConfig& c = config_.text;
   const int64_t d = c.hidden_size, hd = c.head_dim(), kv = c.num_kv_heads * hd;
   const int64_t stride = d + 2 * kv;
-  const int64_t slot_stride = cache.capacity_ * kv;
+  const int64_t slot_stride = cache.slot_stride();
+  const DType kv_dtype = cache.dtype();
   AttentionShape shape = phi_attention_shape(c, n, past + n);
   shape.q_stride = stride;  // queries sit in the fused [q | k | v] rows
+  shape.kv_dtype = kv_dtype;
   for (size_t li = 0; li < w_->text.size(); ++li) {
     const Weights::TextLayer& l = w_->text[li];
-    void* k_cache = cache.keys_[li].data();
-    void* v_cache = cache.values_[li].data();
+    void* k_cache = cache.keys(static_cast<int64_t>(li));
+    void* v_cache = cache.values(static_cast<int64_t>(li));
     be.layer_norm(hidden, n, d, l.ln.gamma.as<float>(), l.ln.beta.as<float>(), l.ln.eps, normed, act_);
     be.linear(normed, act_, n, l.qkv.weight, l.qkv.b(), qkv, act_, false);
     // q heads then k heads are contiguous in each qkv row: one rotary pass covers both.
     be.rope_neox(qkv, act_, n, stride, c.num_heads + c.num_kv_heads, hd, c.rotary_dim, positions, c.rope_theta);
-    be.store_kv(offset_by(qkv, d, act_), offset_by(qkv, d + kv, act_), act_, n, stride, k_cache, v_cache, kv,
-                slot_stride, slots, positions);
+    be.store_kv(offset_by(qkv, d, act_), offset_by(qkv, d + kv, act_), act_, n, stride, k_cache, v_cache, kv_dtype,
+                kv, slot_stride, slots, positions);
     if (decode_step) {
-      be.attention_decode(qkv, k_cache, v_cache, attn, act_, shape, n, slot_stride, positions);
+      be.attention_decode(qkv, k_cache, v_cache, attn, act_, shape, n, slot_stride, slots, positions);
     } else {
-      be.attention(qkv, offset_by(k_cache, slot * slot_stride, act_), offset_by(v_cache, slot * slot_stride, act_),
-                   attn, act_, shape, 1, 0, 0, 0);
+      be.attention(qkv, offset_by(k_cache, slot * slot_stride, kv_dtype),
+                   offset_by(v_cache, slot * slot_stride, kv_dtype), attn, act_, shape, 1, 0, 0, 0);
     }
     be.linear(attn, act_, n, l.dense.weight, l.dense.b(), hidden, DType::kF32, true);
     be.linear(normed, act_, n, l.fc1.weight, l.fc1.b(), mlp, act_, false);
@@ -379,10 +350,11 @@ void DeviceImpModel::decoder_layers(int64_t n, float* hidden, void* normed, void
   }
 }
 
-void DeviceImpModel::prefill(const float* embeds, int64_t n, DeviceKvCache& cache, int64_t slot, float* logits,
-                             bool embeds_on_device) {
+void DeviceImpModel::prefill(const float* embeds, int64_t n, KvCache& cache, int64_t slot, float* logits,
+                             float* last_hidden, bool embeds_on_device) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (n <= 0) fail("prefill needs at least one position");
+  if (cache.backend() != backend_) fail_kind(ErrorKind::kInternal, "prefill: the KV cache is on another backend");
   if (slot < 0 || slot >= cache.slots()) fail("KV cache slot ", slot, " outside [0, ", cache.slots(), ")");
   const int64_t past = cache.length(slot);
   if (past + n > cache.capacity()) {
@@ -395,7 +367,7 @@ void DeviceImpModel::prefill(const float* embeds, int64_t n, DeviceKvCache& cach
   const int64_t d = c.hidden_size, kv = c.num_kv_heads * c.head_dim();
   const size_t a = dtype_size(act_);
   auto* hidden = static_cast<float*>(ensure(be, s.t_hidden, static_cast<size_t>(n * d) * sizeof(float)));
-  void* normed = ensure(be, s.t_normed, static_cast<size_t>(n * d) * a);
+  void* normed = ensure(be, s.t_normed, static_cast<size_t>(n * d) * std::max(a, sizeof(float)));
   void* qkv = ensure(be, s.t_qkv, static_cast<size_t>(n * (d + 2 * kv)) * a);
   void* attn = ensure(be, s.t_attn, static_cast<size_t>(n * d) * a);
   void* mlp = ensure(be, s.t_mlp, static_cast<size_t>(n * c.intermediate_size) * a);
@@ -413,46 +385,77 @@ void DeviceImpModel::prefill(const float* embeds, int64_t n, DeviceKvCache& cach
   }
 
   decoder_layers(n, hidden, normed, qkv, attn, mlp, cache, slots, positions, slot, past, false);
-  cache.lengths_[static_cast<size_t>(slot)] = past + n;
-  if (logits == nullptr) {
+  cache.advance(slot, n);
+  if (logits == nullptr && last_hidden == nullptr) {
     be.synchronize();
     return;
   }
+  const float* last = hidden + (n - 1) * d;
+  if (last_hidden != nullptr) {
+    // The final LayerNorm in fp32 straight into the host copy's source row.
+    auto* out = static_cast<float*>(ensure(be, s.t_final, static_cast<size_t>(d) * sizeof(float)));
+    be.layer_norm(last, 1, d, w_->final_norm.gamma.as<float>(), w_->final_norm.beta.as<float>(), w_->final_norm.eps,
+                  out, DType::kF32);
+    be.copy_to_host(last_hidden, out, static_cast<size_t>(d) * sizeof(float));
+  }
+  if (logits == nullptr) return;
   auto* out = static_cast<float*>(ensure(be, s.t_logits, static_cast<size_t>(c.vocab_size) * sizeof(float)));
-  be.layer_norm(hidden + (n - 1) * d, 1, d, w_->final_norm.gamma.as<float>(), w_->final_norm.beta.as<float>(),
-                w_->final_norm.eps, normed, act_);
+  be.layer_norm(last, 1, d, w_->final_norm.gamma.as<float>(), w_->final_norm.beta.as<float>(), w_->final_norm.eps,
+                normed, act_);
   be.linear(normed, act_, 1, w_->lm_head.weight, w_->lm_head.b(), out, DType::kF32, false);
   be.copy_to_host(logits, out, static_cast<size_t>(c.vocab_size) * sizeof(float));
 }
 
-void DeviceImpModel::decode(const int32_t* tokens, int64_t batch, DeviceKvCache& cache, float* logits,
-                            int32_t* next_tokens) {
+void DeviceImpModel::decode(const int32_t* tokens, const int32_t* slots, int64_t batch, KvCache& cache,
+                            float* logits, int32_t* next_tokens) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (cache.backend() != backend_) fail_kind(ErrorKind::kInternal, "decode: the KV cache is on another backend");
   if (batch <= 0 || batch > cache.slots()) fail("decode batch ", batch, " outside [1, ", cache.slots(), "]");
   const PhiConfig& c = config_.text;
+  std::vector<int32_t> slot_ids(static_cast<size_t>(batch));
   std::vector<int32_t> positions(static_cast<size_t>(batch));
   for (int64_t b = 0; b < batch; ++b) {
+    const int32_t slot = slots != nullptr ? slots[b] : static_cast<int32_t>(b);
+    if (slot < 0 || slot >= cache.slots()) fail("KV cache slot ", slot, " outside [0, ", cache.slots(), ")");
+    for (int64_t other = 0; other < b; ++other) {
+      if (slot_ids[static_cast<size_t>(other)] == slot) fail("decode: slot ", slot, " appears twice in one batch");
+    }
     if (tokens[b] < 0 || tokens[b] >= c.vocab_size) {
       fail("token id ", tokens[b], " is outside the vocabulary of ", c.vocab_size);
     }
-    const int64_t length = cache.length(b);
+    const int64_t length = cache.length(slot);
     if (length + 1 > cache.capacity()) {
       fail_kind(ErrorKind::kLimitExceeded, "sequence of ", length + 1, " positions exceeds the context of ",
                 cache.capacity());
     }
+    slot_ids[static_cast<size_t>(b)] = slot;
     positions[static_cast<size_t>(b)] = static_cast<int32_t>(length);
   }
   Backend& be = *backend_;
   const int64_t d = c.hidden_size, kv = c.num_kv_heads * c.head_dim();
   const size_t a = dtype_size(act_);
 
-  DeviceKvCache::Step* step = nullptr;
-  for (auto& candidate : cache.steps_) {
-    if (candidate->batch == batch) step = candidate.get();
+  // A recorded graph has its batch size frozen in: one step per batch size. Op by op, one step
+  // sized for the largest batch so far serves every smaller one (a server's batches vary from
+  // 1 to max_sequences; buffers per size would pile up).
+  const bool use_graphs = graphs_ && be.supports_graphs();
+  DecodeStep* step = nullptr;
+  for (auto& attachment : cache.attachments()) {
+    auto* candidate = dynamic_cast<DecodeStep*>(attachment.get());
+    if (candidate == nullptr || candidate->model != this || candidate->graphed != use_graphs) continue;
+    if (use_graphs ? candidate->batch == batch : candidate->batch >= batch) step = candidate;
+  }
+  if (step == nullptr && !use_graphs) {  // outgrown: the larger one replaces it
+    std::erase_if(cache.attachments(), [&](const auto& attachment) {
+      auto* candidate = dynamic_cast<DecodeStep*>(attachment.get());
+      return candidate != nullptr && candidate->model == this && !candidate->graphed;
+    });
   }
   if (step == nullptr) {
-    auto fresh = std::make_unique<DeviceKvCache::Step>();
+    auto fresh = std::make_unique<DecodeStep>();
+    fresh->model = this;
     fresh->batch = batch;
+    fresh->graphed = use_graphs;
     const auto n = static_cast<size_t>(batch);
     fresh->ids = be.allocate(n * sizeof(int32_t));
     fresh->slots = be.allocate(n * sizeof(int32_t));
@@ -464,13 +467,11 @@ void DeviceImpModel::decode(const int32_t* tokens, int64_t batch, DeviceKvCache&
     fresh->mlp = be.allocate(n * static_cast<size_t>(c.intermediate_size) * a);
     fresh->logits = be.allocate(n * static_cast<size_t>(c.vocab_size) * sizeof(float));
     fresh->next = be.allocate(n * sizeof(int32_t));
-    std::vector<int32_t> slots(n);
-    std::iota(slots.begin(), slots.end(), 0);
-    be.copy_to_device(fresh->slots.data(), slots.data(), n * sizeof(int32_t));
     step = fresh.get();
-    cache.steps_.push_back(std::move(fresh));
+    cache.attachments().push_back(std::move(fresh));
   }
   be.copy_to_device(step->ids.data(), tokens, static_cast<size_t>(batch) * sizeof(int32_t));
+  be.copy_to_device(step->slots.data(), slot_ids.data(), slot_ids.size() * sizeof(int32_t));
   be.copy_to_device(step->positions.data(), positions.data(), positions.size() * sizeof(int32_t));
 
   auto body = [&] {
@@ -484,7 +485,7 @@ void DeviceImpModel::decode(const int32_t* tokens, int64_t batch, DeviceKvCache&
               false);
     be.argmax_rows(step->logits.as<float>(), batch, c.vocab_size, step->next.as<int32_t>());
   };
-  if (graphs_ && be.supports_graphs()) {
+  if (use_graphs) {
     if (!step->graph) {
       be.begin_capture();
       try {
@@ -499,7 +500,7 @@ void DeviceImpModel::decode(const int32_t* tokens, int64_t batch, DeviceKvCache&
   } else {
     body();
   }
-  for (int64_t b = 0; b < batch; ++b) cache.lengths_[static_cast<size_t>(b)] += 1;
+  for (const int32_t slot : slot_ids) cache.advance(slot, 1);
   if (logits != nullptr) {
     be.copy_to_host(logits, step->logits.data(), static_cast<size_t>(batch * c.vocab_size) * sizeof(float));
   }

@@ -1,8 +1,8 @@
-// Imp's forward pass written against the Backend primitives (backend/backend.h), so the same
-// description of the computation runs on any device: the CUDA backend in production, the CPU
-// backend in tests (where it is checked against the CPU model and the fixtures). It reuses an
-// ImpModel's loaded config and weights (every name and shape was checked at load) and only
-// uploads them; nothing here parses a config or looks a tensor up.
+// Imp's forward pass, the only one: written against the Backend primitives (backend/backend.h),
+// so the same description of the computation runs on the CPU backend (which uses the mapped
+// weights as they are) and on CUDA. It reuses an ImpModel's loaded config and weights (every
+// name and shape was checked at load) and only uploads them; nothing here parses a config or
+// looks a tensor up.
 //
 // Per Phi layer, n new tokens (act = the backend's activation dtype, hidden stays fp32):
 //   normed = LN(hidden)                         [n, d] act
@@ -20,6 +20,7 @@
 
 #include "lumen/backend/backend.h"
 #include "lumen/models/imp_model.h"
+#include "lumen/runtime/kv_cache.h"
 
 namespace lumen {
 
@@ -28,34 +29,6 @@ struct DeviceModelOptions {
   // (F32 -> F32, F16 -> F16, BF16 -> BF16, Q8_0/Q4_0 -> BF16).
   DType activation = DType::kU8;
   bool graphs = true;  // replay decode steps as graphs where the backend can
-};
-
-// Keys and values of `slots` sequences of up to `capacity` positions each, on a backend:
-// per layer [slots, capacity, kv_width] in the activation dtype.
-class DeviceKvCache {
- public:
-  int64_t slots() const { return static_cast<int64_t>(lengths_.size()); }
-  int64_t capacity() const { return capacity_; }
-  int64_t length(int64_t slot) const { return lengths_.at(static_cast<size_t>(slot)); }
-  // Forgets positions from `length` on in one slot.
-  void truncate(int64_t slot, int64_t length);
-  // Declares positions [0, length) of a slot filled without computing them (benchmarks).
-  void set_length(int64_t slot, int64_t length);
-
- private:
-  friend class DeviceImpModel;
-  struct Step;  // buffers (and graph) of one decode batch size
-  int64_t capacity_ = 0;
-  int64_t kv_width_ = 0;
-  std::vector<int64_t> lengths_;
-  std::vector<DeviceBuffer> keys_, values_;
-  std::vector<std::unique_ptr<Step>> steps_;
-
- public:
-  DeviceKvCache();
-  ~DeviceKvCache();
-  DeviceKvCache(DeviceKvCache&&) noexcept;
-  DeviceKvCache& operator=(DeviceKvCache&&) noexcept;
 };
 
 class DeviceImpModel {
@@ -83,15 +56,22 @@ class DeviceImpModel {
   // The same, leaving the embeddings in backend memory (valid until the next call).
   const float* encode_images_on_device(const float* pixels, int64_t n_images);
 
-  DeviceKvCache make_cache(int64_t slots, int64_t capacity);
+  // A cache of `slots` sequences of `capacity` positions in this model's backend, in the KV
+  // dtype the backend keeps for these weights (f16 on the CPU at --quant). Throws Error.
+  KvCache make_cache(int64_t slots, int64_t capacity) const;
+  DType kv_dtype() const;
+
   // Runs n positions of input embeddings (fp32 [n, hidden], host memory, or backend memory with
-  // embeds_on_device) after slot's current length; logits of the last position -> host [vocab]
-  // unless null. Throws Error if the slot is full.
-  void prefill(const float* embeds, int64_t n, DeviceKvCache& cache, int64_t slot, float* logits,
-               bool embeds_on_device = false);
-  // One new token for each of slots [0, batch): logits -> host [batch, vocab] and/or greedy ids
-  // -> host [batch] (either may be null).
-  void decode(const int32_t* tokens, int64_t batch, DeviceKvCache& cache, float* logits, int32_t* next_tokens);
+  // embeds_on_device) after slot's current length. Outputs of the last position, each skipped
+  // when null: logits -> host [vocab]; last_hidden -> host [hidden], the final hidden state
+  // after the final LayerNorm (prompt-based embeddings). Throws Error if the slot is full.
+  void prefill(const float* embeds, int64_t n, KvCache& cache, int64_t slot, float* logits,
+               float* last_hidden = nullptr, bool embeds_on_device = false);
+  // One new token for each of `batch` sequences: tokens[b] goes to cache slot slots[b] (slots
+  // null: slot b). logits -> host [batch, vocab] and/or greedy ids -> host [batch] (either may
+  // be null). Throws Error if a slot is full (then no slot advances).
+  void decode(const int32_t* tokens, const int32_t* slots, int64_t batch, KvCache& cache, float* logits,
+              int32_t* next_tokens);
 
  private:
   struct Weights;
@@ -99,13 +79,13 @@ class DeviceImpModel {
   DeviceImpModel(const ImpConfig& config, Backend& backend, DType act);
   const float* encode_locked(const float* pixels, int64_t n_images, const VisionObserver& observer,
                              std::vector<float>* vision_features);
-  void decoder_layers(int64_t n, float* hidden, void* normed, void* qkv, void* attn, void* mlp,
-                      DeviceKvCache& cache, const int32_t* slots, const int32_t* positions, int64_t slot,
-                      int64_t past, bool decode_step);
+  void decoder_layers(int64_t n, float* hidden, void* normed, void* qkv, void* attn, void* mlp, KvCache& cache,
+                      const int32_t* slots, const int32_t* positions, int64_t slot, int64_t past, bool decode_step);
 
   ImpConfig config_;
   Backend* backend_;
   DType act_;
+  MatmulPrecision precision_ = MatmulPrecision::kExact;  // of the decoder's matrices
   bool graphs_ = true;
   std::unique_ptr<Weights> w_;
   std::unique_ptr<Scratch> scratch_;

@@ -25,12 +25,4 @@ std::unique_ptr<ImpModel> ImpModel::from_store(const ImpConfig& config, std::uni
   return model;
 }
 
-std::vector<float> ImpModel::encode_images(const float* pixels, int64_t n_images, const VisionObserver& observer,
-                                           std::vector<float>* vision_features) const {
-  std::vector<float> features = vision_.forward(pixels, n_images, observer);
-  std::vector<float> embeds = projector_.forward(features.data(), n_images * tokens_per_image());
-  if (vision_features != nullptr) *vision_features = std::move(features);
-  return embeds;
-}
-
 }  // namespace lumen

@@ -1,5 +1,6 @@
 // Imp (MILVLG): SigLIP vision tower -> mm projector -> Phi decoder, LLaVA-style. This class
-// describes the computation; the runtime (runtime/generator.h) schedules it.
+// holds the loaded config and weights (views into the mapped checkpoint);
+// models/imp_device_model runs them on a Backend and the runtime schedules that.
 #pragma once
 
 #include <filesystem>
@@ -35,10 +36,6 @@ class ImpModel {
 
   // Image tokens each image expands to.
   int64_t tokens_per_image() const { return config_.vision.num_patches(); }
-
-  // pixels: [n_images, 3, S, S] normalised -> [n_images * tokens_per_image, text hidden].
-  std::vector<float> encode_images(const float* pixels, int64_t n_images, const VisionObserver& observer = {},
-                                   std::vector<float>* vision_features = nullptr) const;
 
  private:
   ImpConfig config_;

@@ -14,10 +14,9 @@ class MmProjector {
  public:
   static MmProjector load(const TensorStore& store, const std::string& prefix, int64_t depth, int64_t mm_hidden,
                           int64_t hidden);
-  // features: [n, mm_hidden] -> returns [n, hidden].
-  std::vector<float> forward(const float* features, int64_t n) const;
   int64_t out_features() const { return layers_.back().out_features(); }
-  const std::vector<Linear>& layers() const { return layers_; }  // for device forward paths
+  // Linear, then (GELU(erf), Linear) * (depth - 1): run by models/imp_device_model.
+  const std::vector<Linear>& layers() const { return layers_; }
 
  private:
   std::vector<Linear> layers_;

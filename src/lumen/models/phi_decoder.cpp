@@ -3,9 +3,6 @@
 #include <cmath>
 
 #include "lumen/core/error.h"
-#include "lumen/kernels/cpu/attention.h"
-#include "lumen/kernels/cpu/elementwise.h"
-#include "lumen/kernels/cpu/rope.h"
 
 namespace lumen {
 
@@ -61,12 +58,6 @@ PhiDecoder PhiDecoder::load(const TensorStore& store, const PhiConfig& c, Weight
   decoder.final_layernorm_ =
       load_layer_norm(store, msft ? "lm_head.ln" : "model.final_layernorm", d, c.layer_norm_eps);
   decoder.lm_head_ = load_linear(store, msft ? "lm_head.linear" : "lm_head", c.vocab_size, d);
-  // A reduced-precision decoder already rounds its activations to bf16 or int8 inside every
-  // matmul; f16 keys and values (10-bit mantissa) add less error than that and halve the
-  // bytes decode attention reads.
-  const bool reduced =
-      !decoder.layers_.empty() && decoder.layers_[0].q_proj.weight.precision == MatmulPrecision::kReduced;
-  decoder.kv_dtype_ = reduced ? DType::kF16 : DType::kF32;
   return decoder;
 }
 
@@ -78,73 +69,6 @@ void PhiDecoder::embed(const int32_t* ids, int64_t n, float* out) const {
     }
     convert_row_to_f32(embed_tokens_.dtype, embed_tokens_.row(ids[i]), d, out + i * d);
   }
-}
-
-KvCache PhiDecoder::make_cache(int64_t capacity, DType dtype) const {
-  return KvCache(config_.num_layers, capacity, config_.num_kv_heads * config_.head_dim(), dtype);
-}
-
-void PhiDecoder::run_layers(std::vector<float>& hidden, int64_t n, KvCache& cache) const {
-  const PhiConfig& c = config_;
-  const int64_t d = c.hidden_size;
-  const int64_t head_dim = c.head_dim();
-  const int64_t kv = c.num_kv_heads * head_dim;
-  const int64_t past = cache.length();
-  if (past + n > cache.capacity()) {
-    fail_kind(ErrorKind::kLimitExceeded, "sequence of ", past + n, " positions exceeds the context of ",
-              cache.capacity());
-  }
-  // Scratch, [n, width] each.
-  std::vector<float> normed(static_cast<size_t>(n * d)), q(static_cast<size_t>(n * d));
-  std::vector<float> attn(static_cast<size_t>(n * d)), out(static_cast<size_t>(n * d));
-  std::vector<float> mlp(static_cast<size_t>(n * c.intermediate_size));
-  std::vector<float> keys(static_cast<size_t>(n * kv)), values(static_cast<size_t>(n * kv));  // this step's, fp32
-
-  AttentionShape shape = phi_attention_shape(c, n, past + n);
-  shape.kv_dtype = cache.dtype();
-
-  for (size_t li = 0; li < layers_.size(); ++li) {
-    const PhiLayer& layer = layers_[li];
-    const int64_t l = static_cast<int64_t>(li);
-    layer.input_layernorm.forward(hidden.data(), n, normed.data());
-    layer.q_proj.forward(normed.data(), n, q.data());
-    layer.k_proj.forward(normed.data(), n, keys.data());
-    layer.v_proj.forward(normed.data(), n, values.data());
-    rope_neox_inplace(q.data(), n, d, c.num_heads, head_dim, c.rotary_dim, past, c.rope_theta);
-    rope_neox_inplace(keys.data(), n, kv, c.num_kv_heads, head_dim, c.rotary_dim, past, c.rope_theta);
-    store_kv_rows(keys.data(), n, kv, cache.dtype(), cache.key_row(l, past));
-    store_kv_rows(values.data(), n, kv, cache.dtype(), cache.value_row(l, past));
-    attention(q.data(), cache.keys(l), cache.values(l), attn.data(), shape);
-    layer.dense.forward(attn.data(), n, out.data());
-    // Parallel MLP on the same normed input.
-    layer.fc1.forward(normed.data(), n, mlp.data());
-    activation_inplace(c.activation, mlp.data(), n * c.intermediate_size);
-    add_inplace(hidden.data(), out.data(), n * d);
-    layer.fc2.forward(mlp.data(), n, out.data());
-    add_inplace(hidden.data(), out.data(), n * d);
-  }
-  cache.advance(n);
-}
-
-void PhiDecoder::forward(const float* x, int64_t n, KvCache& cache, float* logits, int64_t n_logits) const {
-  if (n <= 0) fail("forward needs at least one position");
-  const int64_t d = config_.hidden_size;
-  std::vector<float> hidden(x, x + n * d);
-  run_layers(hidden, n, cache);
-  if (n_logits <= 0) return;
-  n_logits = std::min(n_logits, n);
-  const float* last = hidden.data() + (n - n_logits) * d;
-  std::vector<float> normed(static_cast<size_t>(n_logits * d));
-  final_layernorm_.forward(last, n_logits, normed.data());
-  lm_head_.forward(normed.data(), n_logits, logits);
-}
-
-void PhiDecoder::forward_hidden(const float* x, int64_t n, KvCache& cache, float* last_hidden) const {
-  if (n <= 0) fail("forward needs at least one position");
-  const int64_t d = config_.hidden_size;
-  std::vector<float> hidden(x, x + n * d);
-  run_layers(hidden, n, cache);
-  final_layernorm_.forward(hidden.data() + (n - 1) * d, 1, last_hidden);
 }
 
 }  // namespace lumen

@@ -28,24 +28,17 @@ SiglipVisionTower SiglipVisionTower::load(const TensorStore& store, const std::s
   return tower;
 }
 
-std::vector<float> SiglipVisionTower::forward(const float* pixels, int64_t n_images,
-                                              const VisionObserver& observer) const {
-  const int64_t p = config_.patch_size;
-  const int64_t side = config_.patches_per_side();
-  const int64_t size = config_.image_size;
-  const int64_t n_patches = config_.num_patches();
-  const int64_t d = config_.hidden_size;
-  const int64_t patch_len = config_.num_channels * p * p;
-  const int64_t tokens = n_images * n_patches;
-
-  // im2col: patches [tokens, 3*p*p], each flattened in (channel, ky, kx) order like the conv weight.
-  std::vector<float> patches(static_cast<size_t>(tokens * patch_len));
+std::vector<float> siglip_patches(const float* pixels, int64_t n_images, const SiglipVisionConfig& config) {
+  const int64_t p = config.patch_size, side = config.patches_per_side(), size = config.image_size;
+  const int64_t channels = config.num_channels, per_image = config.num_patches();
+  const int64_t patch_len = channels * p * p;
+  std::vector<float> patches(static_cast<size_t>(n_images * per_image * patch_len));
   for (int64_t img = 0; img < n_images; ++img) {
-    const float* image = pixels + img * config_.num_channels * size * size;
+    const float* image = pixels + img * channels * size * size;
     for (int64_t py = 0; py < side; ++py) {
       for (int64_t px = 0; px < side; ++px) {
-        float* dst = patches.data() + ((img * n_patches) + py * side + px) * patch_len;
-        for (int64_t ch = 0; ch < config_.num_channels; ++ch) {
+        float* dst = patches.data() + ((img * per_image) + py * side + px) * patch_len;
+        for (int64_t ch = 0; ch < channels; ++ch) {
           for (int64_t ky = 0; ky < p; ++ky) {
             const float* src = image + ch * size * size + (py * p + ky) * size + px * p;
             for (int64_t kx = 0; kx < p; ++kx) *dst++ = src[kx];
@@ -54,6 +47,16 @@ std::vector<float> SiglipVisionTower::forward(const float* pixels, int64_t n_ima
       }
     }
   }
+  return patches;
+}
+
+std::vector<float> SiglipVisionTower::forward(const float* pixels, int64_t n_images,
+                                              const VisionObserver& observer) const {
+  const int64_t n_patches = config_.num_patches();
+  const int64_t d = config_.hidden_size;
+  const int64_t tokens = n_images * n_patches;
+
+  const std::vector<float> patches = siglip_patches(pixels, n_images, config_);
 
   // hidden: [tokens, d] = patch embeddings + positions.
   std::vector<float> hidden(static_cast<size_t>(tokens * d));

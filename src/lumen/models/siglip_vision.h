@@ -16,6 +16,13 @@ namespace lumen {
 // [n_images * num_patches, hidden] (used by tests and divergence hunting).
 using VisionObserver = std::function<void(int64_t k, const float* hidden, int64_t rows, int64_t cols)>;
 
+// im2col for the patch embedding (a conv with stride = kernel is a linear map over flattened
+// patches): pixels [n_images, 3, S, S] -> [n_images * num_patches, 3 p p], each patch in
+// (channel, ky, kx) order like the conv weight, patches in row-major grid order.
+std::vector<float> siglip_patches(const float* pixels, int64_t n_images, const SiglipVisionConfig& config);
+
+// The SigLIP dual encoder's host tower (models/siglip_dual). Imp's image encoder runs on the
+// Backend (models/imp_device_model); this class also holds the weights it uploads.
 class SiglipVisionTower {
  public:
   // prefix: e.g. "model.vision_tower.vision_tower.vision_model". Loads layers [0, layers_to_run).

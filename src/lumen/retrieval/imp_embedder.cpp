@@ -20,38 +20,29 @@ constexpr const char* kTextSuffix = "\nSummarize above sentence in one word:";
 
 ScoredCaption caption_with_confidence(const Engine& engine, const std::vector<float>& image_embeds,
                                       const std::string& prompt, int64_t max_tokens) {
-  const ImpModel& model = engine.model();
-  const ImpConfig& config = model.config();
-  const int64_t vocab = config.text.vocab_size;
+  const ImpConfig& config = engine.model().config();
   const ChatTemplate chat = load_chat_template(engine.dir());
   const std::vector<int32_t> tokens = engine.tokenizer().encode(chat.render({{ChatTurn::Role::kUser, prompt, 1}}));
   const int64_t positions = count_prompt_positions(engine, tokens, 1);
   const int64_t budget = std::max<int64_t>(0, std::min<int64_t>(max_tokens, config.text.max_positions - positions));
 
-  KvCache cache = model.decoder().make_cache(positions + budget);
-  std::vector<float> logits(static_cast<size_t>(vocab));
-  const std::vector<float> embeds = splice_prompt_embeddings(engine, tokens, image_embeds);
-  model.decoder().forward(embeds.data(), positions, cache, logits.data(), 1);
-
+  // The generator's token loop, greedy, recording each token's softmax probability:
+  // p = 1 / sum_j exp(l_j - l_max) for the picked (largest) logit.
   ScoredCaption caption;
-  std::vector<float> embedding(static_cast<size_t>(config.text.hidden_size));
-  for (int64_t step = 0; step < budget; ++step) {
-    // Greedy pick and its softmax probability: p = 1 / sum_j exp(l_j - l_max).
-    const auto best = std::max_element(logits.begin(), logits.end());
-    const int32_t token = static_cast<int32_t>(best - logits.begin());
-    const float top = *best;
+  GenerationOptions options;
+  options.max_new_tokens = budget;
+  options.sampling.temperature = 0;
+  options.on_token = [&](int32_t token, std::span<const float> logits) {
+    const float top = logits[static_cast<size_t>(token)];
     double denominator = 0;
     for (float l : logits) denominator += std::exp(static_cast<double>(l - top));
-    const float probability = static_cast<float>(1.0 / denominator);
-    if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) != config.eos_token_ids.end()) break;
-    // Special tokens are dropped from the caption, as in generate() (generator.cpp).
-    const std::string bytes = engine.tokenizer().is_special(token) ? "" : engine.tokenizer().token_bytes(token);
-    caption.text += bytes;
-    caption.byte_weights.insert(caption.byte_weights.end(), bytes.size(), probability);
-    if (step + 1 == budget) break;
-    model.decoder().embed(&token, 1, embedding.data());
-    model.decoder().forward(embedding.data(), 1, cache, logits.data(), 1);
-  }
+    const bool eos =
+        std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) != config.eos_token_ids.end();
+    if (eos || engine.tokenizer().is_special(token)) return;  // not part of the text (generate drops them)
+    const size_t bytes = engine.tokenizer().token_bytes(token).size();
+    caption.byte_weights.insert(caption.byte_weights.end(), bytes, static_cast<float>(1.0 / denominator));
+  };
+  caption.text = generate_from_embeddings(engine, tokens, image_embeds, 1, options).text;
   return caption;
 }
 
@@ -116,10 +107,10 @@ nlohmann::json ImpPromptEmbedder::describe() const {
 std::vector<float> ImpPromptEmbedder::last_hidden(const std::vector<int32_t>& tokens,
                                                   const std::vector<float>& image_embeds, size_t n_images) const {
   const int64_t positions = count_prompt_positions(*engine_, tokens, n_images);
-  KvCache cache = engine_->model().decoder().make_cache(positions);
+  KvCache cache = engine_->device_model().make_cache(1, positions);
   const std::vector<float> embeds = splice_prompt_embeddings(*engine_, tokens, image_embeds);
   std::vector<float> hidden(static_cast<size_t>(dim()));
-  engine_->model().decoder().forward_hidden(embeds.data(), positions, cache, hidden.data());
+  engine_->device_model().prefill(embeds.data(), positions, cache, 0, nullptr, hidden.data());
   l2_normalize_rows(hidden.data(), 1, dim());
   return hidden;
 }

@@ -1,10 +1,7 @@
-// The decoder of one request on the engine's device: the CPU model (PhiDecoder with a KvCache)
-// or, when the engine was loaded with --device cuda, its DeviceImpModel with a DeviceKvCache.
-// The generator drives either through this, so sampling, stop strings and streaming are shared.
+// The decoder of one request: the engine's forward pass with a one-slot KV cache on its
+// backend. The generator and the chat session drive it; the server's scheduler batches many
+// sequences over one multi-slot cache instead.
 #pragma once
-
-#include <memory>
-#include <vector>
 
 #include "lumen/models/imp_device_model.h"
 #include "lumen/runtime/engine.h"
@@ -28,9 +25,7 @@ class DecoderRun {
 
  private:
   const Engine& engine_;
-  KvCache cpu_cache_;
-  std::unique_ptr<DeviceKvCache> device_cache_;
-  std::vector<float> embedding_;
+  KvCache cache_;
 };
 
 }  // namespace lumen

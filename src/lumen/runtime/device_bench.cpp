@@ -69,13 +69,13 @@ DeviceBenchResult run_device_bench(Backend& be, const ImpConfig& config, const D
   const int64_t context = o.prefill_tokens + o.decode_steps + 8;
   DeviceBuffer embeds = be.allocate(static_cast<size_t>(o.prefill_tokens * d) * sizeof(float));
   be.fill_random(embeds.as<float>(), o.prefill_tokens * d, 1.0f, 0.0f, 99);
-  DeviceKvCache cache = model->make_cache(1, context);
+  KvCache cache = model->make_cache(1, context);
   std::vector<float> logits(static_cast<size_t>(vocab));
   times.clear();
   for (int64_t i = 0; i < o.repeats + 2; ++i) {
     cache.truncate(0, 0);
     const double t0 = now_ms();
-    model->prefill(embeds.as<float>(), o.prefill_tokens, cache, 0, logits.data(), true);
+    model->prefill(embeds.as<float>(), o.prefill_tokens, cache, 0, logits.data(), nullptr, true);
     if (i >= 2) times.push_back(now_ms() - t0);
   }
   r.prefill_ms = median(times);
@@ -84,10 +84,10 @@ DeviceBenchResult run_device_bench(Backend& be, const ImpConfig& config, const D
   auto decode_b1 = [&](bool graphs) {
     model->set_graphs(graphs);
     int32_t token = 0;
-    for (int64_t i = 0; i < 4; ++i) model->decode(&token, 1, cache, nullptr, &token);  // warm-up, capture
+    for (int64_t i = 0; i < 4; ++i) model->decode(&token, nullptr, 1, cache, nullptr, &token);  // warm-up, capture
     cache.truncate(0, o.prefill_tokens);
     const double t0 = now_ms();
-    for (int64_t i = 0; i < o.decode_steps; ++i) model->decode(&token, 1, cache, nullptr, &token);
+    for (int64_t i = 0; i < o.decode_steps; ++i) model->decode(&token, nullptr, 1, cache, nullptr, &token);
     const double ms = now_ms() - t0;
     cache.truncate(0, o.prefill_tokens);
     return 1000.0 * double(o.decode_steps) / ms;
@@ -98,16 +98,16 @@ DeviceBenchResult run_device_bench(Backend& be, const ImpConfig& config, const D
 
   // Batch decode: every slot prefilled with the same context length.
   {
-    DeviceKvCache batch_cache = model->make_cache(o.batch, context);
+    KvCache batch_cache = model->make_cache(o.batch, context);
     for (int64_t slot = 0; slot < o.batch; ++slot) {
-      model->prefill(embeds.as<float>(), o.prefill_tokens, batch_cache, slot, nullptr, true);
+      model->prefill(embeds.as<float>(), o.prefill_tokens, batch_cache, slot, nullptr, nullptr, true);
     }
     std::vector<int32_t> tokens(static_cast<size_t>(o.batch), 0);
     const int64_t steps = std::max<int64_t>(1, o.decode_steps / 2);
-    for (int64_t i = 0; i < 4; ++i) model->decode(tokens.data(), o.batch, batch_cache, nullptr, tokens.data());
+    for (int64_t i = 0; i < 4; ++i) model->decode(tokens.data(), nullptr, o.batch, batch_cache, nullptr, tokens.data());
     for (int64_t slot = 0; slot < o.batch; ++slot) batch_cache.truncate(slot, o.prefill_tokens);
     const double t0 = now_ms();
-    for (int64_t i = 0; i < steps; ++i) model->decode(tokens.data(), o.batch, batch_cache, nullptr, tokens.data());
+    for (int64_t i = 0; i < steps; ++i) model->decode(tokens.data(), nullptr, o.batch, batch_cache, nullptr, tokens.data());
     const double ms = now_ms() - t0;
     r.decode_batch_tok_s = 1000.0 * double(steps * o.batch) / ms;
   }

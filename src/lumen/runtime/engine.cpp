@@ -10,6 +10,15 @@
 namespace lumen {
 
 std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const EngineOptions& options) {
+  std::unique_ptr<Backend> backend = make_backend(parse_device(options.device));
+  Backend& on = *backend;
+  auto engine = load(dir, options, on);
+  engine->owned_backend_ = std::move(backend);
+  return engine;
+}
+
+std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const EngineOptions& options,
+                                     Backend& backend) {
   auto engine = std::unique_ptr<Engine>(new Engine());
   engine->dir_ = dir;
   engine->options_ = options;
@@ -21,13 +30,10 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
     fail(dir.string(), ": the tokenizer has token ids up to ", engine->tokenizer_.vocab_size() - 1,
          " but config.json's vocab_size is ", vocab);
   }
-  const DeviceSpec device = parse_device(options.device);
-  if (!device.is_cpu()) {
-    engine->backend_ = make_backend(device);
-    DeviceModelOptions device_options;
-    device_options.activation = options.device_activation;
-    engine->device_model_ = DeviceImpModel::upload(*engine->model_, *engine->backend_, device_options);
-  }
+  engine->backend_ = &backend;
+  DeviceModelOptions device_options;
+  device_options.activation = options.device_activation;
+  engine->device_model_ = DeviceImpModel::upload(*engine->model_, backend, device_options);
   return engine;
 }
 
@@ -56,8 +62,7 @@ std::vector<float> Engine::encode_images(std::span<const Image> images) const {
     std::vector<float> chw = preprocess(image);
     pixels.insert(pixels.end(), chw.begin(), chw.end());
   }
-  if (device_model_) return device_model_->encode_images(pixels.data(), static_cast<int64_t>(images.size()));
-  return model_->encode_images(pixels.data(), static_cast<int64_t>(images.size()));
+  return device_model_->encode_images(pixels.data(), static_cast<int64_t>(images.size()));
 }
 
 Image Engine::load_image(const std::filesystem::path& path) const {

@@ -21,8 +21,8 @@ struct EngineOptions {
   // Transparency at decode: dropped as Image.convert("RGB") does (the reference), or
   // composited onto white (--alpha white).
   AlphaMode alpha = AlphaMode::kDrop;
-  // Where the model runs: "cpu" (the CPU model), or "cuda[:N]" (a DeviceImpModel on that GPU;
-  // Engine::load throws "lumen was built without CUDA" / "no CUDA device" when it cannot).
+  // Where the model runs: "cpu" (the CPU backend), or "cuda[:N]" (that GPU; Engine::load throws
+  // "lumen was built without CUDA" / "no CUDA device" when it cannot).
   std::string device = "cpu";
   // Activation dtype on a device: kU8 follows the weights; kF32/kF16/kBF16 force one.
   DType device_activation = DType::kU8;
@@ -35,12 +35,17 @@ class Engine {
   // Throws Error: missing directory, no model in it, bad config, missing/mis-shaped tensors,
   // missing tokenizer.
   static std::unique_ptr<Engine> load(const std::filesystem::path& dir, const EngineOptions& options = {});
+  // The same on a backend the caller made (which must outlive the engine): tests run the whole
+  // runtime on a recording backend this way. options.device is ignored.
+  static std::unique_ptr<Engine> load(const std::filesystem::path& dir, const EngineOptions& options,
+                                      Backend& backend);
 
   const ImpModel& model() const { return *model_; }
   const BpeTokenizer& tokenizer() const { return tokenizer_; }
   const EngineOptions& options() const { return options_; }
-  // The model on a device, or null when it runs on the CPU model (--device cpu).
-  DeviceImpModel* device_model() const { return device_model_.get(); }
+  // The forward pass on the engine's backend: every prefill, decode and image encode runs here.
+  DeviceImpModel& device_model() const { return *device_model_; }
+  Backend& backend() const { return *backend_; }
   const std::filesystem::path& dir() const { return dir_; }
 
   // Pads to a square first when config.json says image_aspect_ratio "pad" (LLaVA's
@@ -48,7 +53,7 @@ class Engine {
   // and normalises with SigLIP's mean = std = 0.5: [3, S, S]. Throws Error (kLimitExceeded)
   // when the padded square is over options().image_limits.max_pixels.
   std::vector<float> preprocess(const Image& image) const;
-  // Decodes, preprocesses and encodes images in one batch: [n * tokens_per_image, hidden].
+  // Preprocesses and encodes images in one batch: [n * tokens_per_image, hidden] (host).
   std::vector<float> encode_images(std::span<const Image> images) const;
   // Decodes a file within options().image_limits, with options().alpha. Throws Error.
   Image load_image(const std::filesystem::path& path) const;
@@ -57,7 +62,8 @@ class Engine {
   std::filesystem::path dir_;
   EngineOptions options_;
   std::unique_ptr<ImpModel> model_;
-  std::unique_ptr<Backend> backend_;              // before device_model_: destroyed after it
+  std::unique_ptr<Backend> owned_backend_;        // before device_model_: destroyed after it
+  Backend* backend_ = nullptr;
   std::unique_ptr<DeviceImpModel> device_model_;
   BpeTokenizer tokenizer_;
 };

@@ -107,6 +107,7 @@ void decode_reply(const Engine& engine, DecoderRun& decoder, std::vector<float>&
       result.last_logits = logits;
     }
     const int32_t token = sampler.sample(logits, history);
+    if (options.on_token) options.on_token(token, logits);
     result.tokens.push_back(token);
     history.push_back(token);
     const bool is_eos = std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) !=

@@ -77,7 +77,7 @@ void BatchedImageEncoder::loop() {
     std::exception_ptr error;
     std::vector<float> embeds;
     try {
-      embeds = model.encode_images(pixels.data(), static_cast<int64_t>(batch.size()));
+      embeds = engine_.device_model().encode_images(pixels.data(), static_cast<int64_t>(batch.size()));
       if (embeds.size() != batch.size() * per_image) throw ApiError(500, "image encoder returned a wrong size");
     } catch (...) {
       error = std::current_exception();

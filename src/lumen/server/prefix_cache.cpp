@@ -1,7 +1,6 @@
 #include "lumen/server/prefix_cache.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace lumen::server {
 
@@ -27,33 +26,18 @@ std::vector<PrefixKey> prefix_keys(std::span<const int32_t> tokens, int32_t imag
   return keys;
 }
 
-PrefixKvCache::PrefixKvCache(const PhiDecoder& decoder, int64_t tokens_per_image, uint64_t max_bytes,
+PrefixKvCache::PrefixKvCache(KvCache& pool, int64_t tokens_per_image, uint64_t max_bytes, size_t max_entries,
                              int64_t min_reuse)
-    : decoder_(decoder),
+    : pool_(pool),
       tokens_per_image_(tokens_per_image),
       max_bytes_(max_bytes),
+      max_entries_(max_entries),
       min_reuse_(std::max<int64_t>(1, min_reuse)) {}
 
 int64_t PrefixKvCache::key_positions(PrefixKey key) const { return (key & kImageBit) ? tokens_per_image_ : 1; }
 
-uint64_t PrefixKvCache::cache_bytes(const KvCache& cache, int64_t layers) {
-  return static_cast<uint64_t>(layers) * static_cast<uint64_t>(cache.capacity()) * cache.row_bytes() * 2;
-}
-
-KvCache PrefixKvCache::copy_prefix(KvCache& source, int64_t positions, int64_t capacity) const {
-  KvCache copy = decoder_.make_cache(capacity);
-  if (copy.dtype() != source.dtype()) fail_kind(ErrorKind::kInternal, "prefix cache: KV dtype changed");
-  const size_t bytes = static_cast<size_t>(positions) * source.row_bytes();
-  for (int64_t l = 0; l < decoder_.config().num_layers; ++l) {
-    std::memcpy(copy.keys(l), source.keys(l), bytes);
-    std::memcpy(copy.values(l), source.values(l), bytes);
-  }
-  copy.advance(positions);
-  return copy;
-}
-
 std::optional<PrefixKvCache::Reuse> PrefixKvCache::acquire(std::span<const PrefixKey> keys, int64_t max_positions,
-                                                           int64_t capacity) {
+                                                           int64_t free_slot) {
   std::lock_guard lock(mutex_);
   auto best = lru_.end();
   int64_t best_positions = 0;
@@ -61,7 +45,7 @@ std::optional<PrefixKvCache::Reuse> PrefixKvCache::acquire(std::span<const Prefi
     int64_t positions = 0;
     const size_t n = std::min(keys.size(), it->keys.size());
     for (size_t i = 0; i < n && keys[i] == it->keys[i]; ++i) positions += key_positions(keys[i]);
-    positions = std::min({positions, max_positions, it->cache.length()});
+    positions = std::min({positions, max_positions, pool_.length(it->slot)});
     if (positions > best_positions) {
       best_positions = positions;
       best = it;
@@ -70,45 +54,55 @@ std::optional<PrefixKvCache::Reuse> PrefixKvCache::acquire(std::span<const Prefi
   if (best == lru_.end() || best_positions < min_reuse_) return std::nullopt;
   Reuse reuse;
   reuse.positions = best_positions;
-  const bool whole = best_positions == best->cache.length();
-  if (whole && best->cache.capacity() >= capacity) {
-    reuse.cache = std::move(best->cache);
-  } else {
-    reuse.cache = copy_prefix(best->cache, best_positions, capacity);
-  }
-  if (whole) {
+  if (best_positions == pool_.length(best->slot)) {
+    reuse.slot = best->slot;
     bytes_ -= best->bytes;
     lru_.erase(best);
   } else {
+    pool_.copy_prefix(best->slot, free_slot, best_positions);
+    reuse.slot = free_slot;
     lru_.splice(lru_.begin(), lru_, best);
   }
-  reuse.cache.truncate(best_positions);
+  pool_.truncate(reuse.slot, best_positions);
   return reuse;
 }
 
-void PrefixKvCache::release(std::vector<PrefixKey> keys, KvCache cache) {
-  if (cache.length() < min_reuse_) return;
-  // Held caches are trimmed to their length: a reply's unused budget is not worth keeping.
-  if (cache.capacity() > cache.length()) cache = copy_prefix(cache, cache.length(), cache.length());
-  const uint64_t size = cache_bytes(cache, decoder_.config().num_layers);
+std::vector<int64_t> PrefixKvCache::release(std::vector<PrefixKey> keys, int64_t slot) {
+  std::vector<int64_t> freed;
+  const uint64_t size = static_cast<uint64_t>(pool_.length(slot)) * pool_.position_bytes();
   std::lock_guard lock(mutex_);
-  if (size > max_bytes_) return;
-  // A held cache whose keys begin the new one's is superseded by it (the same request served
+  if (pool_.length(slot) < min_reuse_ || size > max_bytes_ || max_entries_ == 0) {
+    freed.push_back(slot);
+    return freed;
+  }
+  // A held slot whose keys begin the new one's is superseded by it (the same request served
   // again, or the earlier turn of this conversation).
   for (auto it = lru_.begin(); it != lru_.end();) {
     if (it->keys.size() <= keys.size() && std::equal(it->keys.begin(), it->keys.end(), keys.begin())) {
       bytes_ -= it->bytes;
+      freed.push_back(it->slot);
       it = lru_.erase(it);
     } else {
       ++it;
     }
   }
-  while (bytes_ + size > max_bytes_ && !lru_.empty()) {
+  while ((bytes_ + size > max_bytes_ || lru_.size() >= max_entries_) && !lru_.empty()) {
     bytes_ -= lru_.back().bytes;
+    freed.push_back(lru_.back().slot);
     lru_.pop_back();
   }
-  lru_.push_front({std::move(keys), std::move(cache), size});
+  lru_.push_front({std::move(keys), slot, size});
   bytes_ += size;
+  return freed;
+}
+
+std::optional<int64_t> PrefixKvCache::evict_oldest() {
+  std::lock_guard lock(mutex_);
+  if (lru_.empty()) return std::nullopt;
+  const int64_t slot = lru_.back().slot;
+  bytes_ -= lru_.back().bytes;
+  lru_.pop_back();
+  return slot;
 }
 
 uint64_t PrefixKvCache::bytes() const {

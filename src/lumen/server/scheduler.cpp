@@ -27,7 +27,7 @@ struct BatchScheduler::Sequence {
   int64_t positions = 0;        // prompt positions
   int64_t budget = 0;           // tokens that may be sampled
   int64_t reused = 0;           // prompt positions taken from a held cache
-  KvCache cache;
+  int64_t slot = -1;            // its slot of the scheduler's KV cache, once started
   uint64_t cache_bytes = 0;
 
   std::unique_ptr<Sampler> sampler;
@@ -44,8 +44,31 @@ BatchScheduler::BatchScheduler(const Engine& engine, const SchedulerOptions& opt
     : engine_(engine),
       options_(options),
       metrics_(metrics),
-      prefix_cache_(engine.model().decoder(), engine.model().tokens_per_image(), options.prefix_cache_bytes) {
+      pool_(engine.device_model().make_cache(options.max_sequences + std::max(0, options.prefix_cache_entries),
+                                             engine.model().config().text.max_positions)),
+      prefix_cache_(pool_, engine.model().tokens_per_image(), options.prefix_cache_bytes,
+                    static_cast<size_t>(std::max(0, options.prefix_cache_entries))) {
+  for (int64_t slot = pool_.slots() - 1; slot >= 0; --slot) free_slots_.push_back(slot);
   thread_ = std::thread([this] { loop(); });
+}
+
+int64_t BatchScheduler::take_slot() {
+  if (free_slots_.empty()) {
+    // Every slot is running or held: the oldest held conversation gives its slot up.
+    std::optional<int64_t> held = prefix_cache_.evict_oldest();
+    if (!held) fail_kind(ErrorKind::kInternal, "scheduler: no free KV-cache slot");
+    pool_.discard(*held);
+    return *held;
+  }
+  const int64_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  return slot;
+}
+
+void BatchScheduler::free_slot(int64_t slot) {
+  if (slot < 0) return;
+  pool_.discard(slot);
+  free_slots_.push_back(slot);
 }
 
 BatchScheduler::~BatchScheduler() { stop(); }
@@ -71,7 +94,7 @@ size_t BatchScheduler::queued() const {
 uint64_t BatchScheduler::kv_bytes(int64_t capacity) const {
   const PhiConfig& c = engine_.model().config().text;
   return static_cast<uint64_t>(c.num_layers) * static_cast<uint64_t>(capacity) *
-         static_cast<uint64_t>(c.num_kv_heads * c.head_dim()) * 2 * dtype_size(engine_.model().decoder().kv_dtype());
+         static_cast<uint64_t>(c.num_kv_heads * c.head_dim()) * 2 * dtype_size(pool_.dtype());
 }
 
 std::shared_ptr<SequenceStream> BatchScheduler::submit(SequenceRequest request) {
@@ -161,19 +184,24 @@ void BatchScheduler::loop() {
         if (seq->state == Sequence::State::kDone) continue;
         seq->stream->fail(error);
         seq->state = Sequence::State::kDone;
-        seq->cache = KvCache();
+        free_slot(seq->slot);
+        seq->slot = -1;
       }
     }
 
-    // Retire: finished caches go to the prefix cache. Only caches holding the whole prompt:
+    // Retire: finished slots go to the prefix cache. Only slots holding the whole prompt:
     // their keys (prompt units, then every fed token) describe them exactly.
     for (auto& seq : running) {
       if (seq->state != Sequence::State::kDone) continue;
       running_kv_bytes_ -= seq->cache_bytes;
       seq->cache_bytes = 0;
-      if (seq->cache.length() >= seq->positions && seq->positions > 0) {
-        prefix_cache_.release(std::move(seq->keys), std::move(seq->cache));
+      if (seq->slot < 0) continue;
+      if (pool_.length(seq->slot) >= seq->positions && seq->positions > 0) {
+        for (int64_t freed : prefix_cache_.release(std::move(seq->keys), seq->slot)) free_slot(freed);
+      } else {
+        free_slot(seq->slot);
       }
+      seq->slot = -1;
     }
     std::erase_if(running, [](const auto& seq) { return seq->state == Sequence::State::kDone; });
     running_ = running.size();
@@ -204,17 +232,19 @@ void BatchScheduler::start(Sequence& seq) {
   seq.embeds = splice_prompt_embeddings(engine_, request.prompt_tokens, image_embeds);
   seq.keys = prefix_keys(request.prompt_tokens, config.image_token_id, request.image_hashes);
 
-  const int64_t capacity = seq.positions + seq.budget;
+  seq.slot = take_slot();  // retired with the sequence, whatever happens next
+  pool_.truncate(seq.slot, 0);
   // At least the last prompt position is always run: its logits pick the first token.
-  if (auto reuse = prefix_cache_.acquire(seq.keys, seq.positions - 1, capacity)) {
-    seq.cache = std::move(reuse->cache);
+  if (auto reuse = prefix_cache_.acquire(seq.keys, seq.positions - 1, seq.slot)) {
+    if (reuse->slot != seq.slot) {  // a held conversation handed over whole
+      free_slot(seq.slot);
+      seq.slot = reuse->slot;
+    }
     seq.reused = reuse->positions;
     metrics_.prefix_cache_hits += 1;
     metrics_.prefix_reused_positions += static_cast<uint64_t>(seq.reused);
-  } else {
-    seq.cache = model.decoder().make_cache(capacity);
   }
-  seq.cache_bytes = kv_bytes(seq.cache.capacity());
+  seq.cache_bytes = kv_bytes(seq.positions + seq.budget);
   seq.state = Sequence::State::kPrefill;
 }
 
@@ -227,10 +257,10 @@ void BatchScheduler::prefill(std::vector<std::unique_ptr<Sequence>>& running) {
     Sequence& seq = *seq_ptr;
     if (seq.state != Sequence::State::kPrefill) continue;
     if (allowance <= 0) break;
-    const int64_t done = seq.cache.length();
+    const int64_t done = pool_.length(seq.slot);
     const int64_t n = std::min(seq.positions - done, allowance);
     const bool last = done + n == seq.positions;
-    engine_.model().decoder().forward(seq.embeds.data() + done * d, n, seq.cache, logits.data(), last ? 1 : 0);
+    engine_.device_model().prefill(seq.embeds.data() + done * d, n, pool_, seq.slot, last ? logits.data() : nullptr);
     allowance -= n;
     if (!last) continue;
     seq.embeds = {};
@@ -245,19 +275,16 @@ void BatchScheduler::decode(std::vector<std::unique_ptr<Sequence>>& running) {
     if (seq->state == Sequence::State::kDecode) batch.push_back(seq.get());
   }
   if (batch.empty()) return;
-  const PhiDecoder& decoder = engine_.model().decoder();
-  const int64_t d = decoder.config().hidden_size;
-  const int64_t vocab = decoder.config().vocab_size;
+  const int64_t vocab = engine_.model().config().text.vocab_size;
   const int64_t n = static_cast<int64_t>(batch.size());
-  std::vector<float> x(static_cast<size_t>(n * d));
-  std::vector<float> logits(static_cast<size_t>(n * vocab));
-  std::vector<KvCache*> caches;
-  for (int64_t b = 0; b < n; ++b) {
-    Sequence& seq = *batch[static_cast<size_t>(b)];
-    decoder.embed(&seq.next_token, 1, x.data() + b * d);
-    caches.push_back(&seq.cache);
+  std::vector<int32_t> tokens, slots;
+  for (const Sequence* seq : batch) {
+    tokens.push_back(seq->next_token);
+    slots.push_back(static_cast<int32_t>(seq->slot));
   }
-  decoder.forward_batch(x.data(), n, caches.data(), logits.data());
+  std::vector<float> logits(static_cast<size_t>(n * vocab));
+  // Every weight matrix is read once for the whole batch; attention reads each slot's own keys.
+  engine_.device_model().decode(tokens.data(), slots.data(), n, pool_, logits.data(), nullptr);
   metrics_.decode_steps += 1;
   metrics_.decode_step_sequences += static_cast<uint64_t>(n);
   metrics_.decode_batch_size.observe(static_cast<double>(n));

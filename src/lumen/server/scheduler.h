@@ -4,9 +4,13 @@
 //   1. admits queued sequences while fewer than max_sequences run (and their KV caches fit
 //      max_kv_bytes), starting each from the longest held KV prefix (PrefixKvCache);
 //   2. prefills up to prefill_chunk prompt positions, sequence by sequence;
-//   3. runs ONE batched decode step (PhiDecoder::forward_batch) for every sequence that has a
-//      token to feed, then samples each sequence's next token with its own sampler;
-//   4. retires finished and cancelled sequences, handing their caches to the prefix cache.
+//   3. runs ONE batched decode step for every sequence that has a token to feed, then samples
+//      each sequence's next token with its own sampler;
+//   4. retires finished and cancelled sequences, handing their slots to the prefix cache.
+// Every prefill and decode runs on the engine's backend (Engine::device_model), over one KV
+// cache of max_sequences + prefix_cache_entries slots of the model's whole context: each
+// sequence owns a slot while it runs. On the CPU only the positions written take memory (and
+// a freed slot's pages go back to the OS); on CUDA the slots are allocated up front.
 // A request that arrives mid-generation therefore joins at the next iteration instead of
 // waiting for the others to finish. Per sequence the token-by-token logic is the generator's
 // (runtime/generator.cpp): same sampling, stop strings, UTF-8-safe streaming and finish
@@ -36,6 +40,7 @@ struct SchedulerOptions {
   int max_queued = 64;                      // waiting beyond max_sequences; one more gets 429
   int64_t prefill_chunk = 512;              // prompt positions prefilled per iteration
   uint64_t prefix_cache_bytes = 64ull << 20;  // held KV caches of finished sequences
+  int prefix_cache_entries = 8;             // finished sequences' slots held at most
   uint64_t max_kv_bytes = 4ull << 30;       // KV caches of running sequences together
 };
 
@@ -77,10 +82,14 @@ class BatchScheduler {
   void consume_logits(Sequence& seq, float* logits);
   void finish(Sequence& seq, const std::string& reason);
   uint64_t kv_bytes(int64_t capacity) const;
+  int64_t take_slot();
+  void free_slot(int64_t slot);
 
   const Engine& engine_;
   const SchedulerOptions options_;
   ServerMetrics& metrics_;
+  KvCache pool_;                    // before prefix_cache_, which holds some of its slots
+  std::vector<int64_t> free_slots_;  // scheduler thread only
   PrefixKvCache prefix_cache_;
 
   mutable std::mutex mutex_;

@@ -258,13 +258,13 @@ TEST_F(CudaOps, RopeAndKvStoreMatchCpu) {
     auto cs = upload_raw(*cpu_, slots);
     auto cin = upload(*cpu_, in, DType::kF32);
     cpu_->store_kv(cin.as<float>() + 8 * hd, cin.as<float>() + 4 * hd, DType::kF32, tokens, stride, ck.data(),
-                   cv.data(), kv, capacity * kv, cs.as<int32_t>(), cp.as<int32_t>());
+                   cv.data(), DType::kF32, kv, capacity * kv, cs.as<int32_t>(), cp.as<int32_t>());
     auto gk = upload(*gpu_, zeros, dtype), gv = upload(*gpu_, zeros, dtype);
     auto gs = upload_raw(*gpu_, slots);
     auto gin = upload(*gpu_, in, dtype);
     const size_t e = dtype_size(dtype);
     gpu_->store_kv(gin.as<uint8_t>() + 8 * hd * e, gin.as<uint8_t>() + 4 * hd * e, dtype, tokens, stride, gk.data(),
-                   gv.data(), kv, capacity * kv, gs.as<int32_t>(), gp.as<int32_t>());
+                   gv.data(), dtype, kv, capacity * kv, gs.as<int32_t>(), gp.as<int32_t>());
     EXPECT_EQ(download(*gpu_, gk, cache_n, dtype), download(*cpu_, ck, cache_n, DType::kF32)) << dtype_name(dtype);
     EXPECT_EQ(download(*gpu_, gv, cache_n, dtype), download(*cpu_, cv, cache_n, DType::kF32)) << dtype_name(dtype);
   }
@@ -298,8 +298,10 @@ TEST_F(CudaOps, AttentionMatchesCpu) {
       auto v = rounded(random_values(static_cast<size_t>(kb * c.batch), seed++), dtype);
       auto cq = upload(*cpu_, q, DType::kF32), ck = upload(*cpu_, k, DType::kF32), cv = upload(*cpu_, v, DType::kF32);
       auto co = cpu_->allocate(static_cast<size_t>(ob * c.batch) * 4);
+      s.kv_dtype = DType::kF32;
       cpu_->attention(cq.data(), ck.data(), cv.data(), co.data(), DType::kF32, s, c.batch, qb, kb, ob);
       auto want = rounded(download(*cpu_, co, static_cast<size_t>(ob * c.batch), DType::kF32), dtype);
+      s.kv_dtype = dtype;
       auto gq = upload(*gpu_, q, dtype), gk = upload(*gpu_, k, dtype), gv = upload(*gpu_, v, dtype);
       auto go = gpu_->allocate(static_cast<size_t>(ob * c.batch) * dtype_size(dtype));
       gpu_->attention(gq.data(), gk.data(), gv.data(), go.data(), dtype, s, c.batch, qb, kb, ob);
@@ -313,6 +315,7 @@ TEST_F(CudaOps, DecodeAttentionMatchesCpu) {
   const int64_t batch = 5, heads = 4, kv_heads = 2, hd = 80, capacity = 700;
   const int64_t kv = kv_heads * hd, q_stride = heads * hd + 2 * kv;
   std::vector<int32_t> positions = {0, 1, 63, 511, 699};
+  std::vector<int32_t> slots = {3, 0, 4, 1, 2};  // query b reads cache slot slots[b]
   uint64_t seed = 41;
   for (DType dtype : kDtypes) {
     auto q = rounded(random_values(static_cast<size_t>(batch * q_stride), seed++), dtype);
@@ -328,15 +331,19 @@ TEST_F(CudaOps, DecodeAttentionMatchesCpu) {
     s.scale = 0.11f;
     auto cq = upload(*cpu_, q, DType::kF32), ck = upload(*cpu_, k, DType::kF32), cv = upload(*cpu_, v, DType::kF32);
     auto cp = upload_raw(*cpu_, positions);
+    auto cs = upload_raw(*cpu_, slots);
     auto co = cpu_->allocate(static_cast<size_t>(batch * heads * hd) * 4);
+    s.kv_dtype = DType::kF32;
     cpu_->attention_decode(cq.data(), ck.data(), cv.data(), co.data(), DType::kF32, s, batch, capacity * kv,
-                           cp.as<int32_t>());
+                           cs.as<int32_t>(), cp.as<int32_t>());
     auto want = rounded(download(*cpu_, co, static_cast<size_t>(batch * heads * hd), DType::kF32), dtype);
     auto gq = upload(*gpu_, q, dtype), gk = upload(*gpu_, k, dtype), gv = upload(*gpu_, v, dtype);
     auto gp = upload_raw(*gpu_, positions);
+    auto gs = upload_raw(*gpu_, slots);
     auto go = gpu_->allocate(static_cast<size_t>(batch * heads * hd) * dtype_size(dtype));
+    s.kv_dtype = dtype;
     gpu_->attention_decode(gq.data(), gk.data(), gv.data(), go.data(), dtype, s, batch, capacity * kv,
-                           gp.as<int32_t>());
+                           gs.as<int32_t>(), gp.as<int32_t>());
     EXPECT_LE(rel_error(download(*gpu_, go, static_cast<size_t>(batch * heads * hd), dtype), want),
               2 * tolerance(dtype))
         << dtype_name(dtype);

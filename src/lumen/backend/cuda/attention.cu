@@ -50,7 +50,7 @@ template <typename T, bool kVector>
 __global__ void __launch_bounds__(kThreads)
     attention_decode_kernel(const T* q, const T* k_cache, const T* v_cache, T* out, int64_t group, int64_t head_dim,
                             int64_t q_stride, int64_t kv_stride, int64_t slot_stride, int64_t out_stride,
-                            const int32_t* positions, float scale) {
+                            const int32_t* slots, const int32_t* positions, float scale) {
   extern __shared__ float smem[];
   __shared__ float reduce[kWarps];
   const int64_t h = blockIdx.x, b = blockIdx.y;
@@ -65,7 +65,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t c = threadIdx.x; c < head_dim; c += kThreads) qs[c] = to_float(qh[c]);
   __syncthreads();
 
-  const T* keys = k_cache + b * slot_stride + kvh * head_dim;
+  const int64_t slot = slots[b];
+  const T* keys = k_cache + slot * slot_stride + kvh * head_dim;
   float local_max = -INFINITY;
   for (int64_t j = threadIdx.x; j < n_keys; j += kThreads) {
     const float s = dot_key<T, kVector>(qs, keys + j * kv_stride, head_dim) * scale;
@@ -81,7 +82,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   const float sum = block_reduce(local_sum, reduce, false);  // its barriers also publish scores
 
-  const T* values = v_cache + b * slot_stride + kvh * head_dim;
+  const T* values = v_cache + slot * slot_stride + kvh * head_dim;
   float acc[kMaxHeadDim / 32];
 #pragma unroll
   for (int r = 0; r < kMaxHeadDim / 32; ++r) acc[r] = 0.0f;
@@ -137,7 +138,7 @@ __global__ void __launch_bounds__(kThreads)
 
 void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out, DType dtype,
                       const AttentionShape& shape, int64_t batch, int64_t slot_stride, int64_t capacity,
-                      const int32_t* positions, cudaStream_t stream) {
+                      const int32_t* slots, const int32_t* positions, cudaStream_t stream) {
   if (batch <= 0) return;
   const int64_t hd = shape.head_dim;
   if (hd > kMaxHeadDim) fail("[attention_decode] head_dim ", hd, " exceeds ", kMaxHeadDim);
@@ -165,7 +166,7 @@ void attention_decode(const void* q, const void* k_cache, const void* v_cache, v
     kernel<<<grid, kThreads, smem, stream>>>(static_cast<const T*>(q), static_cast<const T*>(k_cache),
                                              static_cast<const T*>(v_cache), static_cast<T*>(out),
                                              shape.n_heads / shape.n_kv_heads, hd, shape.q_stride, shape.kv_stride,
-                                             slot_stride, shape.out_stride, positions, shape.scale);
+                                             slot_stride, shape.out_stride, slots, positions, shape.scale);
   });
   check_launch("attention_decode");
 }

@@ -69,6 +69,11 @@ class CudaGraph final : public BackendGraph {
   cudaStream_t stream_;
 };
 
+// Keys and values stay in the activation dtype on this backend (kv_cache_dtype's default).
+void require_kv_dtype(DType act, DType kv, const char* op) {
+  if (kv != act) fail("[", op, "] the CUDA backend keeps keys and values in ", dtype_name(act), ", not ", dtype_name(kv));
+}
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int index) : index_(index) {
@@ -111,7 +116,7 @@ class CudaBackend final : public Backend {
     }
     return DeviceBuffer(this, p, bytes);
   }
-  void release(void* data) noexcept override { cudaFree(data); }
+  void release(void* data, size_t) noexcept override { cudaFree(data); }
 
   void copy_to_device(void* dst, const void* src, size_t bytes) override {
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
@@ -204,8 +209,9 @@ class CudaBackend final : public Backend {
     cuda::rope_neox(x, dtype, n_tokens, token_stride, n_heads, head_dim, rotary_dim, positions, theta, stream_);
   }
   void store_kv(const void* k, const void* v, DType dtype, int64_t n_tokens, int64_t src_stride, void* k_cache,
-                void* v_cache, int64_t kv_width, int64_t slot_stride, const int32_t* slots,
+                void* v_cache, DType cache_dtype, int64_t kv_width, int64_t slot_stride, const int32_t* slots,
                 const int32_t* positions) override {
+    require_kv_dtype(dtype, cache_dtype, "store_kv");
     cuda::store_kv(k, v, dtype, n_tokens, src_stride, k_cache, v_cache, kv_width, slot_stride, slots, positions,
                    stream_);
   }
@@ -215,6 +221,7 @@ class CudaBackend final : public Backend {
   // keys it can see.
   void attention(const void* q, const void* k, const void* v, void* out, DType dtype, const AttentionShape& s,
                  int64_t batch, int64_t q_batch_stride, int64_t kv_batch_stride, int64_t out_batch_stride) override {
+    require_kv_dtype(dtype, s.kv_dtype, "attention");
     if (s.n_queries <= 0 || batch <= 0) return;
     if (s.n_kv_heads <= 0 || s.n_heads % s.n_kv_heads != 0) {
       fail("[attention] ", s.n_heads, " heads cannot share ", s.n_kv_heads, " KV heads");
@@ -268,10 +275,12 @@ class CudaBackend final : public Backend {
   }
 
   void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out, DType dtype,
-                        const AttentionShape& shape, int64_t batch, int64_t slot_stride,
+                        const AttentionShape& shape, int64_t batch, int64_t slot_stride, const int32_t* slots,
                         const int32_t* positions) override {
+    require_kv_dtype(dtype, shape.kv_dtype, "attention_decode");
     const int64_t capacity = shape.kv_stride > 0 ? slot_stride / shape.kv_stride : 0;
-    cuda::attention_decode(q, k_cache, v_cache, out, dtype, shape, batch, slot_stride, capacity, positions, stream_);
+    cuda::attention_decode(q, k_cache, v_cache, out, dtype, shape, batch, slot_stride, capacity, slots, positions,
+                           stream_);
   }
 
   void embed(const int32_t* ids, int64_t n, const DeviceWeight& table, float* out) override {

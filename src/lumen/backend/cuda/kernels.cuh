@@ -37,6 +37,7 @@ bool gemv(const void* x, const void* w, DType dtype, int64_t m, int64_t n_rows, 
 // Decode attention: query b attends keys [0, positions[b]] of cache slot b.
 void attention_decode(const void* q, const void* k_cache, const void* v_cache, void* out, DType dtype,
                       const AttentionShape& shape, int64_t batch, int64_t slot_stride, int64_t capacity,
+                      const int32_t* slots,
                       const int32_t* positions, cudaStream_t stream);
 // Row softmax of scores [rows, n_keys] (already scaled) with a causal limit: row r (query
 // q0 + r % n_queries of a sequence whose queries are the last n_queries of `total_keys`) sees
