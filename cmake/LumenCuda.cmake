@@ -7,11 +7,11 @@
 # the backend. GPU code is built for CMAKE_CUDA_ARCHITECTURES (default 90: H100/H200).
 #
 # Included from the top-level CMakeLists after LUMEN_SOURCES is globbed (it drops the stub from
-# that list) and lumen_add_cuda_backend(lumen) is called once the library exists.
+# that list) and lumen_add_cuda_backend(lumen_core) is called once the core library exists.
 
 option(LUMEN_CUDA "Build the CUDA backend when nvcc is found" ON)
 if(NOT LUMEN_ROOT)
-  set(LUMEN_ROOT ${CMAKE_SOURCE_DIR})  # scripts/gpu-check/CMakeLists.txt sets it
+  get_filename_component(LUMEN_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)  # scripts/gpu-check/CMakeLists.txt sets it
 endif()
 set(LUMEN_WITH_CUDA OFF)
 if(LUMEN_CUDA)

@@ -12,8 +12,8 @@
 # /usr/bin/python3 when it exists, because that is the interpreter python3-pybind11,
 # python3-numpy and python3-pytest belong to (a pyenv or conda python3 on PATH is not).
 #
-# Included from the top-level CMakeLists; lumen_add_python_module(lumen) adds the target
-# `lumen_python`, which writes ${CMAKE_BINARY_DIR}/python/lumen/_lumen<EXT_SUFFIX>.
+# Included from the top-level CMakeLists; lumen_add_python_module(lumen lumen_core ...) adds the target
+# `lumen_python`, which writes ${PROJECT_BINARY_DIR}/python/lumen/_lumen<EXT_SUFFIX>.
 
 option(LUMEN_PYTHON "Build the Python extension module when pybind11 is found" ON)
 
@@ -41,19 +41,22 @@ function(lumen_add_python_module library)
   endif()
   message(STATUS "lumen: Python module ON (Python ${Python_VERSION} at ${Python_EXECUTABLE}, pybind11 ${pybind11_VERSION})")
 
-  set_target_properties(${library} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  # `library` is the INTERFACE umbrella; ARGN are the static libraries behind it.
+  foreach(static_library IN LISTS ARGN)
+    set_target_properties(${static_library} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  endforeach()
   if(TARGET lumen_cuda)
     set_target_properties(lumen_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON)
   endif()
 
-  file(GLOB LUMEN_PYTHON_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/python/src/*.cpp)
+  file(GLOB LUMEN_PYTHON_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/python/src/*.cpp)
   # NO_EXTRAS: no link-time optimisation (it would make every link of the module slow for no
   # gain: the hot code is in the library) and no stripping.
   pybind11_add_module(lumen_python MODULE NO_EXTRAS ${LUMEN_PYTHON_SOURCES})
   set_target_properties(lumen_python PROPERTIES OUTPUT_NAME _lumen
-    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/python/lumen)
+    LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/python/lumen)
   target_compile_options(lumen_python PRIVATE -Wall -Wextra -Wno-unused-parameter)
   target_link_libraries(lumen_python PRIVATE ${library})
   target_compile_definitions(lumen_python PRIVATE LUMEN_VERSION="${PROJECT_VERSION}"
-    LUMEN_SOURCE_MODEL_DIR="${CMAKE_SOURCE_DIR}/models/imp-shapes")
+    LUMEN_SOURCE_MODEL_DIR="${PROJECT_SOURCE_DIR}/models/imp-shapes")
 endfunction()

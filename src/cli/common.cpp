@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "lumen/core/thread_pool.h"
+#include "lumen/lumen.hpp"
 
 namespace lumen::cli {
 
@@ -17,22 +18,7 @@ double now_s() {
 }
 }  // namespace
 
-std::string bundled_model_dir() {
-  if (const char* env = std::getenv("LUMEN_MODEL_DIR"); env != nullptr && *env != '\0') return env;
-#ifdef LUMEN_DEFAULT_MODEL_DIR
-  if (std::filesystem::exists(LUMEN_DEFAULT_MODEL_DIR)) return LUMEN_DEFAULT_MODEL_DIR;
-#endif
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    for (auto candidate : {exe.parent_path() / "models" / "imp-shapes",
-                           exe.parent_path().parent_path() / "models" / "imp-shapes",
-                           exe.parent_path().parent_path() / "share" / "lumen" / "models" / "imp-shapes"}) {
-      if (std::filesystem::exists(candidate / "config.json")) return candidate.string();
-    }
-  }
-  return "models/imp-shapes";
-}
+std::string bundled_model_dir() { return api::Model::default_dir(); }
 
 void ModelOptions::add_to(ArgParser& parser, bool model_required) {
   parser.option("--model", "-m", "DIR",

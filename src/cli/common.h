@@ -42,8 +42,9 @@ struct SamplingOptions {
   GenerationOptions to_generation_options() const;
 };
 
-// The bundled model's directory: $LUMEN_MODEL_DIR, else models/imp-shapes next to the
-// binary's source tree, else beside the executable.
+// The bundled model's directory, as the library resolves it (lumen::api::Model::default_dir,
+// src/lumen/api/model_dir.cpp): $LUMEN_MODEL_DIR, else an installed copy beside the executable
+// (PREFIX/share/lumen/models/imp-shapes), else the source tree's, else the install location.
 std::string bundled_model_dir();
 
 // Prints "lumen: warning: ..." to stderr.
