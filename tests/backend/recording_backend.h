@@ -39,9 +39,6 @@ class RecordingBackend final : public Backend {
   DeviceWeight upload_weight(std::span<const WeightMatrix> parts, DType dtype) override {
     return cpu_->upload_weight(parts, dtype);
   }
-  DeviceWeight random_weight(int64_t rows, int64_t cols, DType dtype, float scale, uint64_t seed) override {
-    return cpu_->random_weight(rows, cols, dtype, scale, seed);
-  }
   void fill_random(float* x, int64_t n, float scale, float offset, uint64_t seed) override {
     cpu_->fill_random(x, n, scale, offset, seed);
   }
@@ -53,6 +50,14 @@ class RecordingBackend final : public Backend {
   void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, void* y,
                   DType y_dtype) override {
     cpu_->layer_norm(x, rows, n, gamma, beta, eps, y, y_dtype);
+  }
+  void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, void* y,
+                DType y_dtype) override {
+    cpu_->rms_norm(x, rows, n, gamma, eps, y, y_dtype);
+  }
+  void gated_activation(Activation act, const void* gate_up, int64_t rows, int64_t inner, void* out,
+                        DType dtype) override {
+    cpu_->gated_activation(act, gate_up, rows, inner, out, dtype);
   }
   void activation(Activation act, void* x, DType dtype, int64_t n) override { cpu_->activation(act, x, dtype, n); }
   void add_rows(float* y, const float* table, int64_t rows, int64_t table_rows, int64_t n) override {

@@ -136,7 +136,7 @@ TEST_P(DeviceModelFixture, VisionStagesMatchReference) {
           ++observed;
         },
         &features);
-    EXPECT_EQ(observed, l.engine->model().vision().layers_to_run() + 1);
+    EXPECT_EQ(observed, static_cast<int64_t>(l.engine->model().vision().layers.size()) + 1);
     auto expected_features = as_floats(*l.reference->find(prefix + ".vision_features"));
     auto expected_embeds = as_floats(*l.reference->find(prefix + ".image_embeds"));
     ASSERT_EQ(features.size(), expected_features.size());

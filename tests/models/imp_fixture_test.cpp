@@ -79,7 +79,7 @@ TEST_P(ImpFixture, VisionStagesMatchReference) {
     ASSERT_EQ(pixels.size(), expected_pixels.size());
     EXPECT_LE(max_abs_diff(pixels.data(), expected_pixels), 1e-6) << prefix;
 
-    const int64_t kept = e.model().vision().layers_to_run();
+    const int64_t kept = static_cast<int64_t>(e.model().vision().layers.size());
     int64_t observed = 0;
     std::vector<float> features;
     std::vector<float> embeds = e.device_model().encode_images(

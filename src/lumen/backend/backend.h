@@ -113,8 +113,6 @@ class Backend {
   // ---- weights
   // Stacks `parts` (same cols) row-wise into one matrix stored as `dtype` (fused QKV).
   virtual DeviceWeight upload_weight(std::span<const WeightMatrix> parts, DType dtype) = 0;
-  // A weight of the given shape filled with uniform values in [-scale, scale] (benchmarks).
-  virtual DeviceWeight random_weight(int64_t rows, int64_t cols, DType dtype, float scale, uint64_t seed) = 0;
   // n fp32 values uniform in [-scale, scale] + offset.
   virtual void fill_random(float* x, int64_t n, float scale, float offset, uint64_t seed) = 0;
 
@@ -126,6 +124,13 @@ class Backend {
   // y = LayerNorm(x) over rows of width n, written as y_dtype.
   virtual void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps,
                           void* y, DType y_dtype) = 0;
+  // y = RMSNorm(x) = x / sqrt(mean(x^2) + eps) * gamma over rows of width n, as y_dtype.
+  virtual void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, void* y,
+                        DType y_dtype) = 0;
+  // Gated MLP: rows of gate_up [rows, 2 inner] are [gate | up]; out[r, i] = act(gate) * up.
+  // Both in `dtype`.
+  virtual void gated_activation(Activation act, const void* gate_up, int64_t rows, int64_t inner, void* out,
+                                DType dtype) = 0;
   // In-place activation over n values.
   virtual void activation(Activation act, void* x, DType dtype, int64_t n) = 0;
   // y[r, :] += table[r % table_rows, :] for rows of width n (biases, position embeddings).

@@ -104,17 +104,6 @@ class CpuBackend final : public Backend {
     return w;
   }
 
-  DeviceWeight random_weight(int64_t rows, int64_t cols, DType, float scale, uint64_t seed) override {
-    DeviceWeight w;
-    w.dtype = DType::kF32;
-    w.rows = rows;
-    w.cols = cols;
-    w.storage = allocate(static_cast<size_t>(rows * cols) * sizeof(float));
-    fill_random(w.storage.as<float>(), rows * cols, scale, 0.0f, seed);
-    w.parts.push_back(WeightMatrix{DType::kF32, w.storage.as<uint8_t>(), rows, cols});
-    return w;
-  }
-
   void fill_random(float* x, int64_t n, float scale, float offset, uint64_t seed) override {
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<float> dist(-scale, scale);
@@ -160,6 +149,18 @@ class CpuBackend final : public Backend {
                   DType y_dtype) override {
     require_f32(y_dtype, "layer_norm");
     ::lumen::layer_norm(x, rows, n, gamma, beta, eps, static_cast<float*>(y));
+  }
+
+  void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, void* y,
+                DType y_dtype) override {
+    require_f32(y_dtype, "rms_norm");
+    ::lumen::rms_norm(x, rows, n, gamma, eps, static_cast<float*>(y));
+  }
+
+  void gated_activation(Activation act, const void* gate_up, int64_t rows, int64_t inner, void* out,
+                        DType dtype) override {
+    require_f32(dtype, "gated_activation");
+    ::lumen::gated_activation(act, static_cast<const float*>(gate_up), rows, inner, static_cast<float*>(out));
   }
 
   void activation(Activation act, void* x, DType dtype, int64_t n) override {

@@ -7,6 +7,7 @@
 #include "lumen/core/error.h"
 #include "lumen/core/mapped_file.h"
 #include "lumen/formats/json_util.h"
+#include "lumen/models/registry.h"
 
 namespace lumen {
 
@@ -196,16 +197,12 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
   }
 
   config.model_type = get_string(c, {"model_type"}, label).value_or("");
-  bool imp_arch = config.model_type == "imp";
   if (auto arch = c.find("architectures"); arch != c.end() && arch->is_array()) {
     for (const auto& a : *arch) {
-      if (a.is_string() && a.get<std::string>() == "ImpForCausalLM") imp_arch = true;
+      if (a.is_string()) config.architectures.push_back(a.get<std::string>());
     }
   }
-  if (!imp_arch) {
-    fail(label, ": unsupported architecture (model_type '", config.model_type,
-         "'); Lumen runs Imp checkpoints (model_type \"imp\", ImpForCausalLM)");
-  }
+  config.family = find_model_family(config.model_type, config.architectures, label).name;
 
   refuse_unsupported_keys(c, label);
 

@@ -47,6 +47,10 @@ struct PhiConfig {
 };
 
 enum class WeightLayout { kHf, kPhiMsft };  // model.* vs transformer.* with fused Wqkv
+// "model" or "transformer": the root the vision tower and projector sit under.
+inline const char* imp_checkpoint_root(WeightLayout layout) {
+  return layout == WeightLayout::kPhiMsft ? "transformer" : "model";
+}
 
 // config.json "image_aspect_ratio": "square" squash-resizes; "pad" first centres the image on
 // a square of the processor's mean colour (LLaVA's expand2square).
@@ -63,6 +67,8 @@ struct ImpConfig {
   std::vector<int32_t> eos_token_ids = {50295};
   int32_t pad_token_id = 50256;
   std::string model_type = "imp";
+  std::vector<std::string> architectures;
+  std::string family = "imp";  // models/registry's name for it
   std::string torch_dtype = "float16";
   ImageAspect image_aspect = ImageAspect::kSquare;
   // Keys of config.json (and "vision_tower_config.KEY") that Lumen neither reads nor knows

@@ -4,12 +4,10 @@
 // name and shape was checked at load) and only uploads them; nothing here parses a config or
 // looks a tensor up.
 //
-// Per Phi layer, n new tokens (act = the backend's activation dtype, hidden stays fp32):
-//   normed = LN(hidden)                         [n, d] act
-//   qkv    = normed Wqkv^T + b                  [n, d + 2 kv] act (q, k, v stacked at upload)
-//   rope(q, k at positions); store k, v in the cache at (slot, position)
-//   attn   = attention(q, cache)                [n, d] act
-//   hidden += attn Wdense^T + b;  hidden += gelu_new(normed W1^T + b1) W2^T + b2
+// The model is its families' host weights (models/family.h: a vision tower, the projector, a
+// decoder) uploaded into the shared blocks (models/blocks.h); this file only wires them:
+//   image  -> patches -> vision layers (bidirectional per image) -> projector -> embeddings
+//   tokens -> decoder layers (causal over a KV-cache slot) -> final norm -> lm_head -> logits
 // The decode step of a batch (one token per cache slot) reads token ids and positions from
 // backend memory, so it is recorded once per batch size and replayed as a graph.
 #pragma once
@@ -19,7 +17,9 @@
 #include <vector>
 
 #include "lumen/backend/backend.h"
+#include "lumen/models/blocks.h"
 #include "lumen/models/imp_model.h"
+#include "lumen/models/siglip_vision.h"
 #include "lumen/runtime/kv_cache.h"
 
 namespace lumen {
@@ -36,10 +36,6 @@ class DeviceImpModel {
   // Uploads a loaded model's weights to `backend` (which must outlive the result).
   static std::unique_ptr<DeviceImpModel> upload(const ImpModel& model, Backend& backend,
                                                 const DeviceModelOptions& options = {});
-  // Random weights of `config`'s shapes made directly in backend memory (benchmarks at real
-  // sizes without a checkpoint). `weights` is the dtype weights would have been stored in.
-  static std::unique_ptr<DeviceImpModel> random(const ImpConfig& config, Backend& backend, DType weights,
-                                                uint64_t seed, const DeviceModelOptions& options = {});
   ~DeviceImpModel();
 
   const ImpConfig& config() const { return config_; }
@@ -79,8 +75,8 @@ class DeviceImpModel {
   DeviceImpModel(const ImpConfig& config, Backend& backend, DType act);
   const float* encode_locked(const float* pixels, int64_t n_images, const VisionObserver& observer,
                              std::vector<float>* vision_features);
-  void decoder_layers(int64_t n, float* hidden, void* normed, void* qkv, void* attn, void* mlp, KvCache& cache,
-                      const int32_t* slots, const int32_t* positions, int64_t slot, int64_t past, bool decode_step);
+  void decoder_layers(int64_t n, float* hidden, const LayerScratch& scratch, KvCache& cache, const int32_t* slots,
+                      const int32_t* positions, int64_t slot, int64_t past, bool decode_step);
 
   ImpConfig config_;
   Backend* backend_;

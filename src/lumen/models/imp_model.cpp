@@ -16,12 +16,11 @@ std::unique_ptr<ImpModel> ImpModel::from_store(const ImpConfig& config, std::uni
   const TensorStore& store = *model->store_;
   const ImpConfig& c = model->config_;
   model->layout_ = store.contains("transformer.embd.wte.weight") ? WeightLayout::kPhiMsft : WeightLayout::kHf;
-  const std::string root = model->layout_ == WeightLayout::kPhiMsft ? "transformer" : "model";
-  model->vision_ = SiglipVisionTower::load(store, root + ".vision_tower.vision_tower.vision_model", c.vision,
-                                           c.vision_layers_to_run);
-  model->projector_ =
-      MmProjector::load(store, root, c.projector_depth, c.vision.hidden_size, c.text.hidden_size);
-  model->decoder_ = PhiDecoder::load(store, c.text, model->layout_);
+  model->family_ = &find_model_family(c.model_type, c.architectures);
+  model->vision_ = model->family_->vision.load(store, c, model->layout_);
+  model->projector_ = MmProjector::load(store, imp_checkpoint_root(model->layout_), c.projector_depth,
+                                        c.vision.hidden_size, c.text.hidden_size);
+  model->decoder_ = model->family_->decoder.load(store, c, model->layout_);
   return model;
 }
 

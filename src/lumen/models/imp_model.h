@@ -9,9 +9,9 @@
 
 #include "lumen/formats/checkpoint.h"
 #include "lumen/models/imp_config.h"
+#include "lumen/models/family.h"
 #include "lumen/models/mm_projector.h"
-#include "lumen/models/phi_decoder.h"
-#include "lumen/models/siglip_vision.h"
+#include "lumen/models/registry.h"
 #include "lumen/models/weight_quantization.h"
 
 namespace lumen {
@@ -29,8 +29,9 @@ class ImpModel {
 
   const ImpConfig& config() const { return config_; }
   WeightLayout layout() const { return layout_; }
-  const PhiDecoder& decoder() const { return decoder_; }
-  const SiglipVisionTower& vision() const { return vision_; }
+  const ModelFamily& family() const { return *family_; }
+  const HostDecoder& decoder() const { return decoder_; }
+  const HostVisionTower& vision() const { return vision_; }
   const MmProjector& projector() const { return projector_; }
   const TensorStore& store() const { return *store_; }
 
@@ -40,10 +41,11 @@ class ImpModel {
  private:
   ImpConfig config_;
   WeightLayout layout_ = WeightLayout::kHf;
+  const ModelFamily* family_ = nullptr;
   std::unique_ptr<TensorStore> store_;
-  SiglipVisionTower vision_;
+  HostVisionTower vision_;
   MmProjector projector_;
-  PhiDecoder decoder_;
+  HostDecoder decoder_;
 };
 
 }  // namespace lumen

@@ -6,9 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "lumen/models/family.h"
 #include "lumen/models/weight_loading.h"
 
 namespace lumen {
+
+// The projector's tensors under `prefix` (e.g. "model"): {prefix}.mm_projector.{0,2,...}.
+void append_mm_projector_specs(std::vector<TensorSpec>& out, const std::string& prefix, int64_t depth,
+                               int64_t mm_hidden, int64_t hidden);
 
 class MmProjector {
  public:

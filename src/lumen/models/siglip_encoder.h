@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lumen/models/imp_config.h"
+#include "lumen/models/family.h"
 #include "lumen/models/weight_loading.h"
 
 namespace lumen {
@@ -28,6 +29,11 @@ struct SiglipEncoderShape {
 
 SiglipEncoderLayer load_siglip_encoder_layer(const TensorStore& store, const std::string& prefix,
                                              const SiglipEncoderShape& shape);
+// The tensors load_siglip_encoder_layer reads, for in-memory and synthetic checkpoints.
+void append_siglip_encoder_layer_specs(std::vector<TensorSpec>& out, const std::string& prefix,
+                                       const SiglipEncoderShape& shape);
+// The same layer as the shared blocks describe it (models/blocks.h: pre-norm, sequential).
+HostLayer to_host_layer(const SiglipEncoderLayer& layer);
 
 // Scratch buffers reused across layers and calls, so no memory is faulted in per layer.
 struct SiglipScratch {

@@ -5,6 +5,54 @@
 
 namespace lumen {
 
+namespace {
+
+constexpr const char* kEmbeddings = ".embeddings";
+
+std::string imp_vision_prefix(WeightLayout layout) {
+  return std::string(imp_checkpoint_root(layout)) + ".vision_tower.vision_tower.vision_model";
+}
+
+SiglipEncoderShape encoder_shape(const SiglipVisionConfig& c) {
+  return {c.hidden_size, c.intermediate_size, c.num_heads, c.layer_norm_eps, c.activation};
+}
+
+void siglip_tensor_specs(const ImpConfig& config, WeightLayout layout, std::vector<TensorSpec>& out) {
+  const SiglipVisionConfig& v = config.vision;
+  const std::string prefix = imp_vision_prefix(layout);
+  const std::string embeddings = prefix + kEmbeddings;
+  out.push_back({embeddings + ".patch_embedding.weight", {v.hidden_size, v.num_channels, v.patch_size, v.patch_size}});
+  out.push_back({embeddings + ".patch_embedding.bias", {v.hidden_size}});
+  out.push_back({embeddings + ".position_embedding.weight", {v.num_patches(), v.hidden_size}});
+  for (int64_t i = 0; i < config.vision_layers_to_run; ++i) {
+    append_siglip_encoder_layer_specs(out, prefix + ".encoder.layers." + std::to_string(i), encoder_shape(v));
+  }
+}
+
+HostVisionTower load_siglip(const TensorStore& store, const ImpConfig& config, WeightLayout layout) {
+  const SiglipVisionTower tower =
+      SiglipVisionTower::load(store, imp_vision_prefix(layout), config.vision, config.vision_layers_to_run);
+  const SiglipVisionConfig& v = config.vision;
+  HostVisionTower out;
+  out.config = v;
+  out.geometry.hidden = v.hidden_size;
+  out.geometry.heads = out.geometry.kv_heads = v.num_heads;
+  out.geometry.head_dim = v.head_dim();
+  out.geometry.intermediate = v.intermediate_size;
+  out.geometry.activation = v.activation;
+  out.patch_embedding = tower.patch_embedding();
+  out.position_embedding = tower.position_embedding();
+  for (const SiglipEncoderLayer& layer : tower.layers()) out.layers.push_back(to_host_layer(layer));
+  return out;
+}
+
+}  // namespace
+
+const VisionFamily& siglip_vision_family() {
+  static const VisionFamily family{"siglip", siglip_tensor_specs, load_siglip};
+  return family;
+}
+
 SiglipVisionTower SiglipVisionTower::load(const TensorStore& store, const std::string& prefix,
                                           const SiglipVisionConfig& config, int64_t layers_to_run) {
   SiglipVisionTower tower;
@@ -14,7 +62,7 @@ SiglipVisionTower SiglipVisionTower::load(const TensorStore& store, const std::s
   const int64_t p = config.patch_size;
   const int64_t c = config.num_channels;
   const int64_t d = config.hidden_size;
-  const std::string embeddings = prefix + ".embeddings";
+  const std::string embeddings = prefix + kEmbeddings;
   // A conv with stride = kernel is a linear map over flattened (channel, ky, kx) patches.
   tower.patch_embedding_.weight =
       load_matrix_reshaped(store, embeddings + ".patch_embedding.weight", {d, c, p, p}, d, c * p * p);

@@ -16,6 +16,10 @@ namespace lumen {
 // [n_images * num_patches, hidden] (used by tests and divergence hunting).
 using VisionObserver = std::function<void(int64_t k, const float* hidden, int64_t rows, int64_t cols)>;
 
+// The SigLIP vision family as Imp uses it (under {model,transformer}.vision_tower.vision_tower.
+// vision_model; layers [0, vision_layers_to_run)): its tensors and its HostVisionTower.
+const VisionFamily& siglip_vision_family();
+
 // im2col for the patch embedding (a conv with stride = kernel is a linear map over flattened
 // patches): pixels [n_images, 3, S, S] -> [n_images * num_patches, 3 p p], each patch in
 // (channel, ky, kx) order like the conv weight, patches in row-major grid order.

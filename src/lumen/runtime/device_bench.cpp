@@ -7,6 +7,7 @@
 
 #include "lumen/core/error.h"
 #include "lumen/models/imp_device_model.h"
+#include "lumen/runtime/random_weights.h"
 
 namespace lumen {
 
@@ -39,8 +40,11 @@ DeviceBenchResult run_device_bench(Backend& be, const ImpConfig& config, const D
   if (o.prefill_tokens < 1 || o.decode_steps < 1 || o.batch < 1 || o.repeats < 1) {
     fail("bench: prefill_tokens, decode_steps, batch and repeats must be positive");
   }
-  DeviceModelOptions model_options;
-  auto model = DeviceImpModel::random(config, be, o.weights, 1234, model_options);
+  // The same random checkpoint `lumen bench` makes (runtime/random_weights), uploaded; the host
+  // copy stays alive because the CPU backend uses it in place.
+  const QuantOptions formats{o.weights, o.weights};
+  auto host = ImpModel::from_store(config, make_random_imp_store(config, formats, 1234), formats);
+  auto model = DeviceImpModel::upload(*host, be);
   DeviceBenchResult r;
   r.device = be.name();
   r.dtype = std::string(dtype_name(model->activation_dtype()));

@@ -157,16 +157,6 @@ class CudaBackend final : public Backend {
     return w;
   }
 
-  DeviceWeight random_weight(int64_t rows, int64_t cols, DType dtype, float scale, uint64_t seed) override {
-    DeviceWeight w;
-    w.dtype = dtype;
-    w.rows = rows;
-    w.cols = cols;
-    w.storage = allocate(static_cast<size_t>(rows * cols) * dtype_size(dtype));
-    cuda::fill_random(w.storage.data(), dtype, rows * cols, scale, 0.0f, seed, stream_);
-    return w;
-  }
-
   void fill_random(float* x, int64_t n, float scale, float offset, uint64_t seed) override {
     cuda::fill_random(x, DType::kF32, n, scale, offset, seed, stream_);
   }
@@ -194,6 +184,14 @@ class CudaBackend final : public Backend {
   void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, void* y,
                   DType y_dtype) override {
     cuda::layer_norm(x, rows, n, gamma, beta, eps, y, y_dtype, stream_);
+  }
+  void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, void* y,
+                DType y_dtype) override {
+    cuda::rms_norm(x, rows, n, gamma, eps, y, y_dtype, stream_);
+  }
+  void gated_activation(Activation act, const void* gate_up, int64_t rows, int64_t inner, void* out,
+                        DType dtype) override {
+    cuda::gated_activation(act, gate_up, rows, inner, out, dtype, stream_);
   }
   void activation(Activation act, void* x, DType dtype, int64_t n) override {
     cuda::activation(act, x, dtype, n, stream_);

@@ -43,6 +43,17 @@ __global__ void layer_norm_kernel(const float* x, int64_t n, const float* gamma,
   for (int64_t i = threadIdx.x; i < n; i += kThreads) yr[i] = from_float<T>((xr[i] - mean) * inv * gamma[i] + beta[i]);
 }
 
+template <typename T>
+__global__ void rms_norm_kernel(const float* x, int64_t n, const float* gamma, float eps, T* y) {
+  __shared__ float shared[kThreads / 32];
+  const float* xr = x + blockIdx.x * n;
+  T* yr = y + blockIdx.x * n;
+  float sq = 0.0f;
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) sq += xr[i] * xr[i];
+  const float inv = rsqrtf(block_sum(sq, shared) / static_cast<float>(n) + eps);
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) yr[i] = from_float<T>(xr[i] * inv * gamma[i]);
+}
+
 __device__ __forceinline__ float apply_activation(Activation act, float x) {
   switch (act) {
     case Activation::kGeluErf:
@@ -53,8 +64,21 @@ __device__ __forceinline__ float apply_activation(Activation act, float x) {
       return x / (1.0f + expf(-1.702f * x));
     case Activation::kRelu:
       return fmaxf(0.0f, x);
+    case Activation::kSilu:
+      return x / (1.0f + expf(-x));
   }
   return x;
+}
+
+// out[r, i] = act(gate_up[r, i]) * gate_up[r, inner + i].
+template <typename T>
+__global__ void gated_activation_kernel(Activation act, const T* gate_up, int64_t rows, int64_t inner, T* out) {
+  const int64_t n = rows * inner;
+  for (int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x; i < n; i += int64_t{gridDim.x} * kThreads) {
+    const int64_t r = i / inner, c = i % inner;
+    const T* row = gate_up + r * 2 * inner;
+    out[i] = from_float<T>(apply_activation(act, to_float(row[c])) * to_float(row[inner + c]));
+  }
 }
 
 template <typename T>
@@ -198,6 +222,28 @@ void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, con
                                                                                 static_cast<T*>(y));
   });
   check_launch("layer_norm");
+}
+
+void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, void* y, DType y_dtype,
+              cudaStream_t stream) {
+  if (rows <= 0) return;
+  if (rows > 0x7fffffff) fail("[rms_norm] too many rows: ", rows);
+  dispatch_act(y_dtype, "rms_norm", [&](auto t) {
+    using T = decltype(t);
+    rms_norm_kernel<T><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, n, gamma, eps, static_cast<T*>(y));
+  });
+  check_launch("rms_norm");
+}
+
+void gated_activation(Activation act, const void* gate_up, int64_t rows, int64_t inner, void* out, DType dtype,
+                      cudaStream_t stream) {
+  if (rows <= 0 || inner <= 0) return;
+  dispatch_act(dtype, "gated_activation", [&](auto t) {
+    using T = decltype(t);
+    gated_activation_kernel<T><<<blocks_for(rows * inner, kThreads), kThreads, 0, stream>>>(
+        act, static_cast<const T*>(gate_up), rows, inner, static_cast<T*>(out));
+  });
+  check_launch("gated_activation");
 }
 
 void activation(Activation act, void* x, DType dtype, int64_t n, cudaStream_t stream) {

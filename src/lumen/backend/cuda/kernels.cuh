@@ -15,6 +15,10 @@ namespace lumen::cuda {
 void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, void* y,
                 DType y_dtype, cudaStream_t stream);
 void activation(Activation act, void* x, DType dtype, int64_t n, cudaStream_t stream);
+void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, void* y, DType y_dtype,
+              cudaStream_t stream);
+void gated_activation(Activation act, const void* gate_up, int64_t rows, int64_t inner, void* out, DType dtype,
+                      cudaStream_t stream);
 void add_rows(float* y, const float* table, int64_t rows, int64_t table_rows, int64_t n, cudaStream_t stream);
 // y[r, c] (+)= bias[c] over rows of width n, y of y_dtype.
 void add_bias(void* y, DType y_dtype, const float* bias, int64_t rows, int64_t n, cudaStream_t stream);

@@ -36,6 +36,24 @@ void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, con
   }
 }
 
+void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, float* y) {
+  auto body = [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; ++r) {
+      const float* xr = x + r * n;
+      float* yr = y + r * n;
+      double sq = 0.0;
+      for (int64_t i = 0; i < n; ++i) sq += static_cast<double>(xr[i]) * xr[i];
+      const float inv = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(n) + eps));
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * inv * gamma[i];
+    }
+  };
+  if (rows * n < 16384) {
+    body(0, static_cast<size_t>(rows));
+  } else {
+    ThreadPool::global().parallel_for(static_cast<size_t>(rows), 4, body);
+  }
+}
+
 float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
 
 float gelu_tanh(float x) {
@@ -67,12 +85,25 @@ void activation_inplace(Activation act, float* x, int64_t n) {
       case Activation::kRelu:
         for (size_t i = begin; i < end; ++i) x[i] = std::max(0.0f, x[i]);
         break;
+      case Activation::kSilu:
+        for (size_t i = begin; i < end; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+        break;
     }
   };
   if (n < 65536) {
     body(0, static_cast<size_t>(n));
   } else {
     ThreadPool::global().parallel_for(static_cast<size_t>(n), 4096, body);
+  }
+}
+
+void gated_activation(Activation act, const float* gate_up, int64_t rows, int64_t inner, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* o = out + r * inner;
+    std::copy_n(gate_up + r * 2 * inner, inner, o);
+    activation_inplace(act, o, inner);
+    const float* up = gate_up + r * 2 * inner + inner;
+    for (int64_t i = 0; i < inner; ++i) o[i] *= up[i];
   }
 }
 

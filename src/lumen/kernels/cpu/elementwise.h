@@ -11,6 +11,14 @@ namespace lumen {
 // x and y may alias.
 void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, float* y);
 
+// y[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * gamma over rows of width n (RMSNorm, as
+// HF LlamaRMSNorm: the mean of squares in fp32 or wider). x and y may alias.
+void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, float* y);
+
+// Gated MLP activation: rows of gate_up are [gate (inner) | up (inner)];
+// out[r, i] = act(gate[r, i]) * up[r, i] (Llama's act_fn(gate_proj(x)) * up_proj(x)).
+void gated_activation(Activation act, const float* gate_up, int64_t rows, int64_t inner, float* out);
+
 // In-place activation over n values.
 void activation_inplace(Activation act, float* x, int64_t n);
 float gelu_erf(float x);   // x/2 (1 + erf(x/sqrt 2)), torch's exact gelu

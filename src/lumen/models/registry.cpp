@@ -1,0 +1,41 @@
+#include "lumen/models/registry.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "lumen/core/error.h"
+#include "lumen/models/phi.h"
+#include "lumen/models/siglip_vision.h"
+
+namespace lumen {
+
+const std::vector<ModelFamily>& model_families() {
+  static const std::vector<ModelFamily> families = {
+      {"imp", "Imp-v1 (MILVLG): SigLIP vision tower, MLP projector, Phi-2 decoder", {"imp"}, {"ImpForCausalLM"},
+       phi_decoder_family(), siglip_vision_family()},
+  };
+  return families;
+}
+
+const ModelFamily& find_model_family(const std::string& model_type, const std::vector<std::string>& architectures,
+                                     const std::string& label) {
+  for (const ModelFamily& family : model_families()) {
+    const auto& types = family.model_types;
+    if (std::find(types.begin(), types.end(), model_type) != types.end()) return family;
+    for (const std::string& arch : architectures) {
+      if (std::find(family.architectures.begin(), family.architectures.end(), arch) != family.architectures.end()) {
+        return family;
+      }
+    }
+  }
+  std::ostringstream supported;
+  for (const ModelFamily& family : model_families()) {
+    supported << (supported.tellp() > 0 ? "; " : "") << family.name << " (model_type";
+    for (const std::string& t : family.model_types) supported << " \"" << t << "\"";
+    for (const std::string& a : family.architectures) supported << ", " << a;
+    supported << ": " << family.description << ")";
+  }
+  fail(label, ": unsupported architecture (model_type '", model_type, "'); Lumen runs ", supported.str());
+}
+
+}  // namespace lumen

@@ -1,0 +1,29 @@
+// Which model families Lumen runs, keyed by what config.json says (`model_type`, or an entry
+// of `architectures`): each names the decoder and vision-tower families (models/family.h) its
+// checkpoints are made of. Adding a family is one family file plus a line here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lumen/models/family.h"
+
+namespace lumen {
+
+struct ModelFamily {
+  const char* name;         // "imp"
+  const char* description;  // for `lumen info` and error messages
+  std::vector<std::string> model_types;
+  std::vector<std::string> architectures;
+  const DecoderFamily& decoder;
+  const VisionFamily& vision;
+};
+
+const std::vector<ModelFamily>& model_families();
+
+// The family of a config.json. Throws Error, naming `label` and listing the supported families,
+// when none matches.
+const ModelFamily& find_model_family(const std::string& model_type, const std::vector<std::string>& architectures,
+                                     const std::string& label = "config.json");
+
+}  // namespace lumen
