@@ -186,7 +186,7 @@ TEST_F(CudaOps, QuantizedWeightsAreDequantizedAtUpload) {
   }
 }
 
-TEST_F(CudaOps, LayerNormActivationAddConvertMatchCpu) {
+TEST_F(CudaOps, NormsActivationsAddConvertMatchCpu) {
   const int64_t rows = 37, n = 1152;
   auto x = random_values(static_cast<size_t>(rows * n), 11, 3.0f);
   for (float& v : x) v += 0.5f;
@@ -205,7 +205,29 @@ TEST_F(CudaOps, LayerNormActivationAddConvertMatchCpu) {
     EXPECT_LE(rel_error(download(*gpu_, gy, x.size(), dtype), expected), tolerance(dtype)) << "layer_norm "
                                                                                           << dtype_name(dtype);
 
-    for (Activation act : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kQuickGelu, Activation::kRelu}) {
+    cpu_->rms_norm(cx.as<float>(), rows, n, cg.as<float>(), 1e-6f, cy.data(), DType::kF32);
+    auto rms_expected = rounded(download(*cpu_, cy, x.size(), DType::kF32), dtype);
+    gpu_->rms_norm(gx.as<float>(), rows, n, gg.as<float>(), 1e-6f, gy.data(), dtype);
+    EXPECT_LE(rel_error(download(*gpu_, gy, x.size(), dtype), rms_expected), tolerance(dtype)) << "rms_norm "
+                                                                                              << dtype_name(dtype);
+
+    // Gated: rows of [gate | up], inner = n / 2.
+    {
+      auto in = rounded(x, dtype);
+      const int64_t inner = n / 2;
+      auto cin = upload(*cpu_, in, DType::kF32);
+      auto cout = cpu_->allocate(static_cast<size_t>(rows * inner) * 4);
+      cpu_->gated_activation(Activation::kSilu, cin.data(), rows, inner, cout.data(), DType::kF32);
+      auto want = rounded(download(*cpu_, cout, static_cast<size_t>(rows * inner), DType::kF32), dtype);
+      auto gin = upload(*gpu_, in, dtype);
+      auto gout = gpu_->allocate(static_cast<size_t>(rows * inner) * dtype_size(dtype));
+      gpu_->gated_activation(Activation::kSilu, gin.data(), rows, inner, gout.data(), dtype);
+      EXPECT_LE(rel_error(download(*gpu_, gout, static_cast<size_t>(rows * inner), dtype), want), 2 * tolerance(dtype))
+          << "gated silu " << dtype_name(dtype);
+    }
+
+    for (Activation act : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kQuickGelu, Activation::kRelu,
+                           Activation::kSilu}) {
       auto in = rounded(x, dtype);
       auto ca = upload(*cpu_, in, DType::kF32);
       cpu_->activation(act, ca.data(), DType::kF32, static_cast<int64_t>(in.size()));
