@@ -70,6 +70,22 @@ void apply_norm(Backend& backend, const NormBlock& norm, const float* x, int64_t
   }
 }
 
+LayerScratch LayerBuffers::reserve(Backend& backend, int64_t rows, const LayerGeometry& g, DType act) {
+  const size_t a = dtype_size(act);
+  auto grow = [&](DeviceBuffer& buffer, int64_t width) {
+    const size_t bytes = static_cast<size_t>(rows * width) * a;
+    if (buffer.bytes() < bytes) buffer = backend.allocate(bytes);
+    return buffer.data();
+  };
+  LayerScratch scratch;
+  scratch.normed = grow(normed, g.hidden);
+  scratch.qkv = grow(qkv, g.qkv_width());
+  scratch.attn = grow(attn, g.q_width());
+  scratch.up = grow(up, g.up_width());
+  if (g.gated_mlp) scratch.inner = grow(inner, g.intermediate);
+  return scratch;
+}
+
 namespace {
 
 // attn [n, q_width] from the normed rows: q, k, v projections, rotary, then attention over the

@@ -107,6 +107,13 @@ struct LayerScratch {
   void* inner = nullptr;  // [n, intermediate]; gated MLPs only (plain ones activate `up` in place)
 };
 
+// Grow-only backend buffers behind a LayerScratch.
+struct LayerBuffers {
+  DeviceBuffer normed, qkv, attn, up, inner;
+  // Scratch for `rows` rows of a layer of this geometry, growing the buffers when needed.
+  LayerScratch reserve(Backend& backend, int64_t rows, const LayerGeometry& geometry, DType act);
+};
+
 // Where a decoder layer's keys and values go and what its queries see.
 struct CacheSite {
   KvCache* cache = nullptr;

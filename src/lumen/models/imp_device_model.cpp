@@ -1,12 +1,11 @@
 #include "lumen/models/imp_device_model.h"
 
-#include <cmath>
+#include <algorithm>
 #include <numeric>
 
+#include "lumen/core/error.h"
 #include "lumen/models/blocks.h"
 #include "lumen/models/siglip_vision.h"
-
-#include "lumen/core/error.h"
 
 namespace lumen {
 
@@ -36,8 +35,10 @@ struct DeviceImpModel::Weights {
 };
 
 struct DeviceImpModel::Scratch {
-  DeviceBuffer pixels, patches, hidden, normed, qkv, attn, up, inner, proj_a, proj_b;  // vision
-  DeviceBuffer t_hidden, t_normed, t_qkv, t_attn, t_up, t_inner, t_logits, t_final, t_slots, t_positions;  // prefill
+  DeviceBuffer pixels, patches, hidden, proj_a, proj_b;  // vision
+  LayerBuffers vision_layer;
+  DeviceBuffer t_hidden, t_logits, t_final, t_slots, t_positions;  // prefill
+  LayerBuffers text_layer;
 };
 
 // The buffers (and graph) of one decode batch size over one cache.
@@ -45,7 +46,9 @@ struct DecodeStep final : KvCache::Attachment {
   const void* model = nullptr;  // the DeviceImpModel it was recorded for
   int64_t batch = 0;            // the batch size (graphed), or the largest it holds
   bool graphed = false;
-  DeviceBuffer ids, slots, positions, hidden, normed, qkv, attn, up, inner, logits, next;
+  DeviceBuffer ids, slots, positions, hidden, logits, next;
+  LayerBuffers layer;
+  LayerScratch scratch;  // into `layer`, for `batch` rows
   std::unique_ptr<BackendGraph> graph;
 };
 
@@ -117,12 +120,7 @@ const float* DeviceImpModel::encode_locked(const float* pixels, int64_t n_images
   be.convert(patches_f32, DType::kF32, patches_act, act_, t * patch_len);
 
   auto* hidden = static_cast<float*>(ensure(be, s.hidden, static_cast<size_t>(t * dv) * sizeof(float)));
-  LayerScratch scratch;
-  scratch.normed = ensure(be, s.normed, static_cast<size_t>(t * dv) * a);
-  scratch.qkv = ensure(be, s.qkv, static_cast<size_t>(t * g.qkv_width()) * a);
-  scratch.attn = ensure(be, s.attn, static_cast<size_t>(t * g.q_width()) * a);
-  scratch.up = ensure(be, s.up, static_cast<size_t>(t * g.up_width()) * a);
-  if (g.gated_mlp) scratch.inner = ensure(be, s.inner, static_cast<size_t>(t * g.intermediate) * a);
+  const LayerScratch scratch = s.vision_layer.reserve(be, t, g, act_);
 
   auto observe = [&](int64_t k) {
     if (!observer) return;
@@ -201,15 +199,9 @@ void DeviceImpModel::prefill(const float* embeds, int64_t n, KvCache& cache, int
   Scratch& s = *scratch_;
   const PhiConfig& c = config_.text;
   const int64_t d = c.hidden_size;
-  const size_t a = dtype_size(act_);
   auto* hidden = static_cast<float*>(ensure(be, s.t_hidden, static_cast<size_t>(n * d) * sizeof(float)));
   const LayerGeometry& g = w_->text_geometry;
-  LayerScratch scratch;
-  scratch.normed = ensure(be, s.t_normed, static_cast<size_t>(n * d) * a);
-  scratch.qkv = ensure(be, s.t_qkv, static_cast<size_t>(n * g.qkv_width()) * a);
-  scratch.attn = ensure(be, s.t_attn, static_cast<size_t>(n * g.q_width()) * a);
-  scratch.up = ensure(be, s.t_up, static_cast<size_t>(n * g.up_width()) * a);
-  if (g.gated_mlp) scratch.inner = ensure(be, s.t_inner, static_cast<size_t>(n * g.intermediate) * a);
+  const LayerScratch scratch = s.text_layer.reserve(be, n, g, act_);
   auto* slots = static_cast<int32_t*>(ensure(be, s.t_slots, static_cast<size_t>(n) * sizeof(int32_t)));
   auto* positions = static_cast<int32_t*>(ensure(be, s.t_positions, static_cast<size_t>(n) * sizeof(int32_t)));
   std::vector<int32_t> host_slots(static_cast<size_t>(n), static_cast<int32_t>(slot));
@@ -270,7 +262,6 @@ void DeviceImpModel::decode(const int32_t* tokens, const int32_t* slots, int64_t
   }
   Backend& be = *backend_;
   const int64_t d = c.hidden_size;
-  const size_t a = dtype_size(act_);
 
   const LayerGeometry& g = w_->text_geometry;
   // A recorded graph has its batch size frozen in: one step per batch size. Op by op, one step
@@ -299,11 +290,7 @@ void DeviceImpModel::decode(const int32_t* tokens, const int32_t* slots, int64_t
     fresh->slots = be.allocate(n * sizeof(int32_t));
     fresh->positions = be.allocate(n * sizeof(int32_t));
     fresh->hidden = be.allocate(n * static_cast<size_t>(d) * sizeof(float));
-    fresh->normed = be.allocate(n * static_cast<size_t>(d) * a);
-    fresh->qkv = be.allocate(n * static_cast<size_t>(g.qkv_width()) * a);
-    fresh->attn = be.allocate(n * static_cast<size_t>(g.q_width()) * a);
-    fresh->up = be.allocate(n * static_cast<size_t>(g.up_width()) * a);
-    if (g.gated_mlp) fresh->inner = be.allocate(n * static_cast<size_t>(g.intermediate) * a);
+    fresh->scratch = fresh->layer.reserve(be, batch, g, act_);
     fresh->logits = be.allocate(n * static_cast<size_t>(c.vocab_size) * sizeof(float));
     fresh->next = be.allocate(n * sizeof(int32_t));
     step = fresh.get();
@@ -316,12 +303,10 @@ void DeviceImpModel::decode(const int32_t* tokens, const int32_t* slots, int64_t
   auto body = [&] {
     auto* hidden = step->hidden.as<float>();
     be.embed(step->ids.as<int32_t>(), batch, w_->embed, hidden);
-    const LayerScratch scratch{step->normed.data(), step->qkv.data(), step->attn.data(), step->up.data(),
-                               step->inner.data()};
-    decoder_layers(batch, hidden, scratch, cache,
+    decoder_layers(batch, hidden, step->scratch, cache,
                    step->slots.as<int32_t>(), step->positions.as<int32_t>(), 0, 0, true);
-    apply_norm(be, w_->final_norm, hidden, batch, d, step->normed.data(), act_);
-    be.linear(step->normed.data(), act_, batch, w_->lm_head.weight, w_->lm_head.b(), step->logits.data(), DType::kF32,
+    apply_norm(be, w_->final_norm, hidden, batch, d, step->scratch.normed, act_);
+    be.linear(step->scratch.normed, act_, batch, w_->lm_head.weight, w_->lm_head.b(), step->logits.data(), DType::kF32,
               false);
     be.argmax_rows(step->logits.as<float>(), batch, c.vocab_size, step->next.as<int32_t>());
   };
