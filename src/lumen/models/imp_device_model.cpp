@@ -20,11 +20,7 @@ void* ensure(Backend& be, DeviceBuffer& buffer, size_t bytes) {
 }  // namespace
 
 struct DeviceImpModel::Weights {
-  // Vision tower: patch embedding [dv, 3 p p] + positions [num_patches, dv], then its layers.
-  LayerGeometry vision_geometry;
-  LinearBlock patch;
-  DeviceBuffer positions;
-  std::vector<TransformerLayer> vision;
+  std::unique_ptr<VisionTowerBlocks> vision;
   std::vector<LinearBlock> projector;
   // Decoder.
   LayerGeometry text_geometry;
@@ -35,8 +31,7 @@ struct DeviceImpModel::Weights {
 };
 
 struct DeviceImpModel::Scratch {
-  DeviceBuffer pixels, patches, hidden, proj_a, proj_b;  // vision
-  LayerBuffers vision_layer;
+  DeviceBuffer proj_a, proj_b;  // projector
   DeviceBuffer t_hidden, t_logits, t_final, t_slots, t_positions;  // prefill
   LayerBuffers text_layer;
 };
@@ -67,11 +62,7 @@ std::unique_ptr<DeviceImpModel> DeviceImpModel::upload(const ImpModel& model, Ba
   dm->precision_ = decoder.precision();
   Weights& w = *dm->w_;
 
-  const HostVisionTower& vision = model.vision();
-  w.vision_geometry = vision.geometry;
-  w.patch = upload_linear(be, {&vision.patch_embedding}, act);
-  w.positions = upload_floats(be, vision.position_embedding);
-  for (const HostLayer& layer : vision.layers) w.vision.push_back(upload_layer(be, layer, act));
+  w.vision = std::make_unique<VisionTowerBlocks>(be, model.vision(), act);
   for (const Linear& l : model.projector().layers()) w.projector.push_back(upload_linear(be, {&l}, act));
 
   w.text_geometry = decoder.geometry;
@@ -101,42 +92,12 @@ const float* DeviceImpModel::encode_images_on_device(const float* pixels, int64_
 
 const float* DeviceImpModel::encode_locked(const float* pixels, int64_t n_images, const VisionObserver& observer,
                                            std::vector<float>* vision_features) {
-  if (n_images <= 0) fail("encode_images needs at least one image");
   Backend& be = *backend_;
   Scratch& s = *scratch_;
-  const SiglipVisionConfig& vc = config_.vision;
-  const LayerGeometry& g = w_->vision_geometry;
-  const int64_t per_image = vc.num_patches();
-  const int64_t dv = g.hidden;
-  const int64_t patch_len = vc.num_channels * vc.patch_size * vc.patch_size;
-  const int64_t t = n_images * per_image;
+  const float* hidden = w_->vision->run(pixels, n_images, observer);
+  const int64_t dv = config_.vision.hidden_size;
+  const int64_t t = n_images * config_.vision.num_patches();
   const size_t a = dtype_size(act_);
-
-  // im2col on the host (models/siglip_vision): patches [t, 3 p p].
-  const std::vector<float> patches = siglip_patches(pixels, n_images, vc);
-  auto* patches_f32 = static_cast<float*>(ensure(be, s.pixels, patches.size() * sizeof(float)));
-  be.copy_to_device(patches_f32, patches.data(), patches.size() * sizeof(float));
-  void* patches_act = ensure(be, s.patches, patches.size() * a);
-  be.convert(patches_f32, DType::kF32, patches_act, act_, t * patch_len);
-
-  auto* hidden = static_cast<float*>(ensure(be, s.hidden, static_cast<size_t>(t * dv) * sizeof(float)));
-  const LayerScratch scratch = s.vision_layer.reserve(be, t, g, act_);
-
-  auto observe = [&](int64_t k) {
-    if (!observer) return;
-    std::vector<float> host(static_cast<size_t>(t * dv));
-    be.copy_to_host(host.data(), hidden, host.size() * sizeof(float));
-    observer(k, host.data(), t, dv);
-  };
-
-  be.linear(patches_act, act_, t, w_->patch.weight, w_->patch.b(), hidden, DType::kF32, false);
-  be.add_rows(hidden, w_->positions.as<float>(), t, per_image, dv);
-  observe(0);
-  const SequenceBatch images{n_images, per_image};
-  for (size_t i = 0; i < w_->vision.size(); ++i) {
-    run_layer(be, act_, w_->vision[i], g, t, hidden, scratch, nullptr, &images);
-    observe(static_cast<int64_t>(i) + 1);
-  }
   if (vision_features != nullptr) {
     vision_features->resize(static_cast<size_t>(t * dv));
     be.copy_to_host(vision_features->data(), hidden, vision_features->size() * sizeof(float));

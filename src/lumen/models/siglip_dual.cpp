@@ -6,8 +6,6 @@
 #include "lumen/core/error.h"
 #include "lumen/core/mapped_file.h"
 #include "lumen/formats/json_util.h"
-#include "lumen/kernels/cpu/attention.h"
-#include "lumen/kernels/cpu/elementwise.h"
 #include "lumen/kernels/cpu/vector_ops.h"
 #include "lumen/models/weight_loading.h"
 #include "lumen/vision/image_preprocess.h"
@@ -92,6 +90,21 @@ bool is_siglip_dual_dir(const std::filesystem::path& dir) {
   }
 }
 
+struct SiglipDualEncoder::Compute {
+  std::unique_ptr<Backend> backend = make_cpu_backend();  // first: destroyed last
+  DType act = DType::kF32;
+  std::unique_ptr<VisionTowerBlocks> vision;
+  std::unique_ptr<SiglipTextTower> text;
+  // The pooling head.
+  NormBlock post_layernorm, head_norm;
+  DeviceBuffer probe;           // [hidden], act
+  LinearBlock q, kv, out, fc1, fc2;  // kv: in_proj rows [k; v]
+  DeviceBuffer normed, query, keys_values, attn, x, ln, mlp;  // scratch
+};
+
+SiglipDualEncoder::SiglipDualEncoder() = default;
+SiglipDualEncoder::~SiglipDualEncoder() = default;
+
 std::unique_ptr<SiglipDualEncoder> SiglipDualEncoder::load(const std::filesystem::path& dir) {
   std::error_code ec;
   const auto config_path = dir / "config.json";
@@ -104,25 +117,38 @@ std::unique_ptr<SiglipDualEncoder> SiglipDualEncoder::load(const std::filesystem
   const TensorStore& store = *model->store_;
   const SiglipDualConfig& c = model->config_;
   model->tokenizer_ = SiglipTextTokenizer::load(dir, c.text.max_positions);
-  model->text_ = SiglipTextTower::load(store, "text_model", c.text);
-  model->vision_ = SiglipVisionTower::load(store, "vision_model", c.vision, c.vision.num_layers);
+  model->compute_ = std::make_unique<Compute>();
+  Compute& k = *model->compute_;
+  Backend& be = *k.backend;
+  k.act = be.activation_dtype(DType::kF32, DType::kF32);
+  k.text = std::make_unique<SiglipTextTower>(SiglipTextTower::load(store, "text_model", c.text, be));
+  k.vision = std::make_unique<VisionTowerBlocks>(
+      be, load_siglip_vision_tower(store, "vision_model", c.vision, c.vision.num_layers), k.act);
 
   const int64_t d = c.vision.hidden_size;
-  model->post_layernorm_ = load_layer_norm(store, "vision_model.post_layernorm", d, c.vision.layer_norm_eps);
-  SiglipPoolingHead& head = model->head_;
+  const double eps = c.vision.layer_norm_eps;
+  k.post_layernorm = upload_norm(be, {NormKind::kLayerNorm, load_layer_norm(store, "vision_model.post_layernorm", d, eps)});
   const std::string h = "vision_model.head";
-  head.probe = load_dense(store, h + ".probe", {1, 1, d});
+  const std::vector<float> probe = load_dense(store, h + ".probe", {1, 1, d});
+  k.probe = be.allocate(static_cast<size_t>(d) * dtype_size(k.act));
+  const DeviceBuffer probe_f32 = upload_floats(be, probe);
+  be.convert(probe_f32.data(), DType::kF32, k.probe.data(), k.act, d);
   const WeightMatrix in_proj = load_matrix(store, h + ".attention.in_proj_weight", 3 * d, d);
   const std::vector<float> in_bias = load_vector(store, h + ".attention.in_proj_bias", 3 * d);
-  Linear* qkv[3] = {&head.q_proj, &head.k_proj, &head.v_proj};
+  Linear parts[3];
   for (int64_t i = 0; i < 3; ++i) {
-    qkv[i]->weight = slice_rows(in_proj, i * d, d);
-    qkv[i]->bias.assign(in_bias.begin() + i * d, in_bias.begin() + (i + 1) * d);
+    parts[i].weight = slice_rows(in_proj, i * d, d);
+    parts[i].bias.assign(in_bias.begin() + i * d, in_bias.begin() + (i + 1) * d);
   }
-  head.out_proj = load_linear(store, h + ".attention.out_proj", d, d);
-  head.layernorm = load_layer_norm(store, h + ".layernorm", d, c.vision.layer_norm_eps);
-  head.fc1 = load_linear(store, h + ".mlp.fc1", c.vision.intermediate_size, d);
-  head.fc2 = load_linear(store, h + ".mlp.fc2", d, c.vision.intermediate_size);
+  k.q = upload_linear(be, {&parts[0]}, k.act);
+  k.kv = upload_linear(be, {&parts[1], &parts[2]}, k.act);
+  const Linear out = load_linear(store, h + ".attention.out_proj", d, d);
+  k.out = upload_linear(be, {&out}, k.act);
+  k.head_norm = upload_norm(be, {NormKind::kLayerNorm, load_layer_norm(store, h + ".layernorm", d, eps)});
+  const Linear fc1 = load_linear(store, h + ".mlp.fc1", c.vision.intermediate_size, d);
+  const Linear fc2 = load_linear(store, h + ".mlp.fc2", d, c.vision.intermediate_size);
+  k.fc1 = upload_linear(be, {&fc1}, k.act);
+  k.fc2 = upload_linear(be, {&fc2}, k.act);
   model->logit_scale_ = load_vector(store, "logit_scale", 1)[0];
   model->logit_bias_ = load_vector(store, "logit_bias", 1)[0];
   return model;
@@ -133,49 +159,60 @@ std::vector<float> SiglipDualEncoder::preprocess(const Image& image) const {
   return normalize_to_chw(resize_bicubic_pil(image, size, size), {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f});
 }
 
-std::vector<float> SiglipDualEncoder::pool(const std::vector<float>& hidden, int64_t n_images) const {
+std::vector<float> SiglipDualEncoder::image_features(const float* pixels, int64_t n_images) const {
+  if (n_images <= 0) return {};
+  std::lock_guard<std::mutex> lock(mutex_);
+  Compute& k = *compute_;
+  Backend& be = *k.backend;
+  const DType act = k.act;
   const SiglipVisionConfig& c = config_.vision;
-  const int64_t d = c.hidden_size;
+  const int64_t d = c.hidden_size, inner = c.intermediate_size;
   const int64_t patches = c.num_patches();
   const int64_t tokens = n_images * patches;
-  // normed, k, v: [tokens, d]; q (the probe, identical for every image), attn, x: [n_images, d].
-  std::vector<float> normed(static_cast<size_t>(tokens * d));
-  post_layernorm_.forward(hidden.data(), tokens, normed.data());
-  std::vector<float> q(static_cast<size_t>(d)), k(normed.size()), v(normed.size());
-  head_.q_proj.forward(head_.probe.data(), 1, q.data());
-  head_.k_proj.forward(normed.data(), tokens, k.data());
-  head_.v_proj.forward(normed.data(), tokens, v.data());
+  const size_t a = dtype_size(act);
+  auto grow = [&](DeviceBuffer& buffer, size_t bytes) {
+    if (buffer.bytes() < bytes) buffer = be.allocate(bytes);
+    return buffer.data();
+  };
+  const float* hidden = k.vision->run(pixels, n_images);  // [tokens, d] fp32
+  // normed, keys/values: [tokens, d] and [tokens, 2d]; the query (the probe's, the same for
+  // every image), attn, x: [n_images, d].
+  void* normed = grow(k.normed, static_cast<size_t>(tokens * d) * a);
+  apply_norm(be, k.post_layernorm, hidden, tokens, d, normed, act);
+  void* query = grow(k.query, static_cast<size_t>(d) * a);
+  be.linear(k.probe.data(), act, 1, k.q.weight, k.q.b(), query, act, false);
+  void* kv = grow(k.keys_values, static_cast<size_t>(tokens * 2 * d) * a);
+  be.linear(normed, act, tokens, k.kv.weight, k.kv.b(), kv, act, false);
   AttentionShape shape;
   shape.n_queries = 1;
   shape.n_keys = patches;
   shape.n_heads = shape.n_kv_heads = c.num_heads;
   shape.head_dim = c.head_dim();
-  shape.q_stride = shape.kv_stride = shape.out_stride = d;
+  shape.q_stride = shape.out_stride = d;
+  shape.kv_stride = 2 * d;
   shape.causal = false;
+  shape.kv_dtype = act;
   shape.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(shape.head_dim)));
-  std::vector<float> attn(static_cast<size_t>(n_images * d));
-  for (int64_t i = 0; i < n_images; ++i) {
-    attention(q.data(), k.data() + i * patches * d, v.data() + i * patches * d, attn.data() + i * d, shape);
-  }
-  std::vector<float> x(attn.size()), ln(attn.size()), mlp(static_cast<size_t>(n_images * c.intermediate_size));
-  head_.out_proj.forward(attn.data(), n_images, x.data());
-  head_.layernorm.forward(x.data(), n_images, ln.data());
-  head_.fc1.forward(ln.data(), n_images, mlp.data());
-  activation_inplace(c.activation, mlp.data(), n_images * c.intermediate_size);
-  head_.fc2.forward(mlp.data(), n_images, ln.data());
-  add_inplace(x.data(), ln.data(), n_images * d);
-  return x;
-}
-
-std::vector<float> SiglipDualEncoder::image_features(const float* pixels, int64_t n_images) const {
-  if (n_images <= 0) return {};
-  return pool(vision_.forward(pixels, n_images), n_images);
+  void* attn = grow(k.attn, static_cast<size_t>(n_images * d) * a);
+  be.attention(query, kv, offset_by(kv, d, act), attn, act, shape, n_images, 0, patches * 2 * d, d);
+  auto* x = static_cast<float*>(grow(k.x, static_cast<size_t>(n_images * d) * sizeof(float)));
+  be.linear(attn, act, n_images, k.out.weight, k.out.b(), x, DType::kF32, false);
+  void* ln = grow(k.ln, static_cast<size_t>(n_images * d) * a);
+  apply_norm(be, k.head_norm, x, n_images, d, ln, act);
+  void* mlp = grow(k.mlp, static_cast<size_t>(n_images * inner) * a);
+  be.linear(ln, act, n_images, k.fc1.weight, k.fc1.b(), mlp, act, false);
+  be.activation(c.activation, mlp, act, n_images * inner);
+  be.linear(mlp, act, n_images, k.fc2.weight, k.fc2.b(), x, DType::kF32, true);
+  std::vector<float> features(static_cast<size_t>(n_images * d));
+  be.copy_to_host(features.data(), x, features.size() * sizeof(float));
+  return features;
 }
 
 std::vector<float> SiglipDualEncoder::text_features(const std::vector<int32_t>& ids, int64_t n_texts) const {
   if (n_texts <= 0) return {};
   if (ids.size() % static_cast<size_t>(n_texts) != 0) fail("[SiglipDual] ", ids.size(), " ids do not split into ", n_texts, " texts");
-  return text_.forward(ids.data(), n_texts, static_cast<int64_t>(ids.size()) / n_texts);
+  std::lock_guard<std::mutex> lock(mutex_);
+  return compute_->text->forward(ids.data(), n_texts, static_cast<int64_t>(ids.size()) / n_texts);
 }
 
 std::vector<float> SiglipDualEncoder::embed_images(const std::vector<Image>& images) const {

@@ -1,13 +1,16 @@
 // SigLIP as a dual encoder (HF SiglipModel, e.g. google/siglip-so400m-patch14-384): images and
 // texts map into one space where cosine similarity ranks matches.
 //   image: SigLIP embeddings -> all encoder layers -> post_layernorm -> attention-pooling head
-//          (a learned probe attends over the patches, then LN + MLP residual) -> [projection]
+//          (MultiheadAttentionPoolingHead: a learned probe [1, hidden] attends over the patches
+//          with nn.MultiheadAttention, in_proj rows [q; k; v]; then x = attn + fc2(act(fc1(LN(
+//          attn))))) -> [projection]
 //   text:  SiglipTextTower (last-position pooling + head)                    -> [projection]
 //   logits_per_image[i, j] = exp(logit_scale) * cos(image_i, text_j) + logit_bias
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,16 +33,6 @@ SiglipDualConfig parse_siglip_dual_config(const std::string& json_text, const st
 // True when DIR/config.json says model_type "siglip" (a dual encoder, not an Imp model).
 bool is_siglip_dual_dir(const std::filesystem::path& dir);
 
-// MultiheadAttentionPoolingHead: probe [1, hidden] attends over the tower output with
-// nn.MultiheadAttention (in_proj [3*hidden, hidden] rows q; k; v), then
-// x = attn + fc2(act(fc1(LN(attn)))).
-struct SiglipPoolingHead {
-  std::vector<float> probe;  // [hidden]
-  Linear q_proj, k_proj, v_proj, out_proj;
-  LayerNormWeights layernorm;
-  Linear fc1, fc2;
-};
-
 class SiglipDualEncoder {
  public:
   // Reads DIR/config.json, maps DIR's safetensors and loads DIR/spiece.model. Throws Error.
@@ -53,7 +46,8 @@ class SiglipDualEncoder {
 
   // Squash-resize to image_size with PIL's bicubic, (x/255 - 0.5)/0.5, CHW: [3, S, S].
   std::vector<float> preprocess(const Image& image) const;
-  // pixels [n, 3, S, S] -> pooled image features [n, projection] (not normalised).
+  // pixels [n, 3, S, S] -> pooled image features [n, projection] (not normalised). Runs on
+  // the CPU backend; calls are serialised (one set of scratch).
   std::vector<float> image_features(const float* pixels, int64_t n_images) const;
   // Tokenised ids [n, max_length] -> text features [n, projection] (not normalised).
   std::vector<float> text_features(const std::vector<int32_t>& ids, int64_t n_texts) const;
@@ -66,16 +60,18 @@ class SiglipDualEncoder {
   std::vector<float> logits_per_image(const std::vector<float>& image_embeds, const std::vector<float>& text_embeds) const;
 
  private:
-  std::vector<float> pool(const std::vector<float>& hidden, int64_t n_images) const;
+  struct Compute;  // the towers and the pooling head on a backend, with their scratch
 
   SiglipDualConfig config_;
   std::unique_ptr<TensorStore> store_;
   SiglipTextTokenizer tokenizer_;
-  SiglipTextTower text_;
-  SiglipVisionTower vision_;
-  LayerNormWeights post_layernorm_;
-  SiglipPoolingHead head_;
+  std::unique_ptr<Compute> compute_;
+  mutable std::mutex mutex_;
   float logit_scale_ = 0, logit_bias_ = 0;
+
+ public:
+  SiglipDualEncoder();
+  ~SiglipDualEncoder();
 };
 
 }  // namespace lumen

@@ -1,7 +1,8 @@
-// SigLIP's pre-norm transformer encoder layer, shared by the vision tower (Imp's image
-// encoder) and, later, SigLIP's text tower:
+// SigLIP's pre-norm transformer encoder layer as stored, shared by the vision tower and the
+// text tower: its tensor names, loading, and its description as a shared block
+// (models/blocks.h runs it: sequential residual, bidirectional attention, scale head_dim^-0.5
+// as HF SiglipAttention):
 //   x = x + out_proj(attn(LN1(x)));  x = x + fc2(act(fc1(LN2(x))))
-// Attention is bidirectional with scale head_dim^-0.5 (HF SiglipAttention).
 #pragma once
 
 #include <string>
@@ -34,16 +35,5 @@ void append_siglip_encoder_layer_specs(std::vector<TensorSpec>& out, const std::
                                        const SiglipEncoderShape& shape);
 // The same layer as the shared blocks describe it (models/blocks.h: pre-norm, sequential).
 HostLayer to_host_layer(const SiglipEncoderLayer& layer);
-
-// Scratch buffers reused across layers and calls, so no memory is faulted in per layer.
-struct SiglipScratch {
-  std::vector<float> normed, q, k, v, attn, proj, mlp;
-  void reserve(int64_t tokens, const SiglipEncoderShape& shape);
-};
-
-// Runs one layer in place over `n_sequences` independent sequences of `seq_len` tokens each,
-// stored back to back in x: [n_sequences * seq_len, hidden].
-void siglip_encoder_layer_forward(const SiglipEncoderLayer& layer, const SiglipEncoderShape& shape, float* x,
-                                  int64_t n_sequences, int64_t seq_len, SiglipScratch& scratch);
 
 }  // namespace lumen

@@ -1,7 +1,6 @@
 #include "lumen/models/siglip_vision.h"
 
 #include "lumen/core/error.h"
-#include "lumen/kernels/cpu/elementwise.h"
 
 namespace lumen {
 
@@ -30,20 +29,7 @@ void siglip_tensor_specs(const ImpConfig& config, WeightLayout layout, std::vect
 }
 
 HostVisionTower load_siglip(const TensorStore& store, const ImpConfig& config, WeightLayout layout) {
-  const SiglipVisionTower tower =
-      SiglipVisionTower::load(store, imp_vision_prefix(layout), config.vision, config.vision_layers_to_run);
-  const SiglipVisionConfig& v = config.vision;
-  HostVisionTower out;
-  out.config = v;
-  out.geometry.hidden = v.hidden_size;
-  out.geometry.heads = out.geometry.kv_heads = v.num_heads;
-  out.geometry.head_dim = v.head_dim();
-  out.geometry.intermediate = v.intermediate_size;
-  out.geometry.activation = v.activation;
-  out.patch_embedding = tower.patch_embedding();
-  out.position_embedding = tower.position_embedding();
-  for (const SiglipEncoderLayer& layer : tower.layers()) out.layers.push_back(to_host_layer(layer));
-  return out;
+  return load_siglip_vision_tower(store, imp_vision_prefix(layout), config.vision, config.vision_layers_to_run);
 }
 
 }  // namespace
@@ -53,25 +39,27 @@ const VisionFamily& siglip_vision_family() {
   return family;
 }
 
-SiglipVisionTower SiglipVisionTower::load(const TensorStore& store, const std::string& prefix,
-                                          const SiglipVisionConfig& config, int64_t layers_to_run) {
-  SiglipVisionTower tower;
-  tower.config_ = config;
-  tower.shape_ = {config.hidden_size, config.intermediate_size, config.num_heads, config.layer_norm_eps,
-                  config.activation};
+HostVisionTower load_siglip_vision_tower(const TensorStore& store, const std::string& prefix,
+                                         const SiglipVisionConfig& config, int64_t layers_to_run) {
+  HostVisionTower tower;
+  tower.config = config;
+  tower.geometry.hidden = config.hidden_size;
+  tower.geometry.heads = tower.geometry.kv_heads = config.num_heads;
+  tower.geometry.head_dim = config.head_dim();
+  tower.geometry.intermediate = config.intermediate_size;
+  tower.geometry.activation = config.activation;  // no rotary; sequential residual
   const int64_t p = config.patch_size;
   const int64_t c = config.num_channels;
   const int64_t d = config.hidden_size;
   const std::string embeddings = prefix + kEmbeddings;
   // A conv with stride = kernel is a linear map over flattened (channel, ky, kx) patches.
-  tower.patch_embedding_.weight =
+  tower.patch_embedding.weight =
       load_matrix_reshaped(store, embeddings + ".patch_embedding.weight", {d, c, p, p}, d, c * p * p);
-  tower.patch_embedding_.bias = load_vector(store, embeddings + ".patch_embedding.bias", d);
-  tower.position_embedding_ =
-      load_dense(store, embeddings + ".position_embedding.weight", {config.num_patches(), d});
+  tower.patch_embedding.bias = load_vector(store, embeddings + ".patch_embedding.bias", d);
+  tower.position_embedding = load_dense(store, embeddings + ".position_embedding.weight", {config.num_patches(), d});
   for (int64_t i = 0; i < layers_to_run; ++i) {
-    tower.layers_.push_back(
-        load_siglip_encoder_layer(store, prefix + ".encoder.layers." + std::to_string(i), tower.shape_));
+    tower.layers.push_back(to_host_layer(
+        load_siglip_encoder_layer(store, prefix + ".encoder.layers." + std::to_string(i), encoder_shape(config))));
   }
   return tower;
 }
@@ -98,26 +86,44 @@ std::vector<float> siglip_patches(const float* pixels, int64_t n_images, const S
   return patches;
 }
 
-std::vector<float> SiglipVisionTower::forward(const float* pixels, int64_t n_images,
-                                              const VisionObserver& observer) const {
-  const int64_t n_patches = config_.num_patches();
-  const int64_t d = config_.hidden_size;
-  const int64_t tokens = n_images * n_patches;
+VisionTowerBlocks::VisionTowerBlocks(Backend& backend, const HostVisionTower& tower, DType act)
+    : backend_(&backend), act_(act), config_(tower.config), geometry_(tower.geometry) {
+  patch_ = upload_linear(backend, {&tower.patch_embedding}, act);
+  positions_ = upload_floats(backend, tower.position_embedding);
+  for (const HostLayer& layer : tower.layers) layers_.push_back(upload_layer(backend, layer, act));
+}
 
-  const std::vector<float> patches = siglip_patches(pixels, n_images, config_);
+float* VisionTowerBlocks::run(const float* pixels, int64_t n_images, const VisionObserver& observer) {
+  if (n_images <= 0) fail("encode_images needs at least one image");
+  Backend& be = *backend_;
+  const int64_t per_image = config_.num_patches(), d = geometry_.hidden;
+  const int64_t patch_len = config_.num_channels * config_.patch_size * config_.patch_size;
+  const int64_t t = n_images * per_image;
+  auto grow = [&](DeviceBuffer& buffer, size_t bytes) {
+    if (buffer.bytes() < bytes) buffer = be.allocate(bytes);
+    return buffer.data();
+  };
+  const std::vector<float> patches = siglip_patches(pixels, n_images, config_);  // [t, 3 p p]
+  auto* patches_f32 = static_cast<float*>(grow(patches_f32_, patches.size() * sizeof(float)));
+  be.copy_to_device(patches_f32, patches.data(), patches.size() * sizeof(float));
+  void* patches_act = grow(patches_, patches.size() * dtype_size(act_));
+  be.convert(patches_f32, DType::kF32, patches_act, act_, t * patch_len);
+  auto* hidden = static_cast<float*>(grow(hidden_, static_cast<size_t>(t * d) * sizeof(float)));
+  const LayerScratch scratch = scratch_.reserve(be, t, geometry_, act_);
 
-  // hidden: [tokens, d] = patch embeddings + positions.
-  std::vector<float> hidden(static_cast<size_t>(tokens * d));
-  patch_embedding_.forward(patches.data(), tokens, hidden.data());
-  for (int64_t img = 0; img < n_images; ++img) {
-    add_inplace(hidden.data() + img * n_patches * d, position_embedding_.data(), n_patches * d);
-  }
-  if (observer) observer(0, hidden.data(), tokens, d);
-
-  SiglipScratch scratch;
+  auto observe = [&](int64_t k) {
+    if (!observer) return;
+    std::vector<float> host(static_cast<size_t>(t * d));
+    be.copy_to_host(host.data(), hidden, host.size() * sizeof(float));
+    observer(k, host.data(), t, d);
+  };
+  be.linear(patches_act, act_, t, patch_.weight, patch_.b(), hidden, DType::kF32, false);
+  be.add_rows(hidden, positions_.as<float>(), t, per_image, d);
+  observe(0);
+  const SequenceBatch images{n_images, per_image};
   for (size_t i = 0; i < layers_.size(); ++i) {
-    siglip_encoder_layer_forward(layers_[i], shape_, hidden.data(), n_images, n_patches, scratch);
-    if (observer) observer(static_cast<int64_t>(i) + 1, hidden.data(), tokens, d);
+    run_layer(be, act_, layers_[i], geometry_, t, hidden, scratch, nullptr, &images);
+    observe(static_cast<int64_t>(i) + 1);
   }
   return hidden;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lumen/models/imp_config.h"
+#include "lumen/models/blocks.h"
 #include "lumen/models/siglip_encoder.h"
 
 namespace lumen {
@@ -25,33 +26,37 @@ const VisionFamily& siglip_vision_family();
 // (channel, ky, kx) order like the conv weight, patches in row-major grid order.
 std::vector<float> siglip_patches(const float* pixels, int64_t n_images, const SiglipVisionConfig& config);
 
-// The SigLIP dual encoder's host tower (models/siglip_dual). Imp's image encoder runs on the
-// Backend (models/imp_device_model); this class also holds the weights it uploads.
-class SiglipVisionTower {
- public:
-  // prefix: e.g. "model.vision_tower.vision_tower.vision_model". Loads layers [0, layers_to_run).
-  static SiglipVisionTower load(const TensorStore& store, const std::string& prefix, const SiglipVisionConfig& config,
-                                int64_t layers_to_run);
+// Loads a SigLIP vision tower's weights as HostVisionTower (views into the checkpoint).
+// prefix: e.g. "model.vision_tower.vision_tower.vision_model" (Imp) or "vision_model" (the
+// dual encoder). Loads layers [0, layers_to_run). Throws Error naming a bad tensor.
+HostVisionTower load_siglip_vision_tower(const TensorStore& store, const std::string& prefix,
+                                         const SiglipVisionConfig& config, int64_t layers_to_run);
 
-  // pixels: [n_images, 3, image_size, image_size] normalised; returns
-  // [n_images * num_patches, hidden]. Thread-compatible: concurrent calls need their own tower
-  // or external locking (scratch is per call).
-  std::vector<float> forward(const float* pixels, int64_t n_images, const VisionObserver& observer = {}) const;
+// A vision tower on a backend: patch embedding (im2col on the host, one GEMM), learned
+// positions, then the layers, bidirectional within each image. Runs one batch at a time
+// (its scratch is shared: callers serialise).
+class VisionTowerBlocks {
+ public:
+  VisionTowerBlocks(Backend& backend, const HostVisionTower& tower, DType act);
 
   const SiglipVisionConfig& config() const { return config_; }
-  int64_t layers_to_run() const { return static_cast<int64_t>(layers_.size()); }
-  // The loaded weights, for device forward paths (models/imp_device_model).
-  const SiglipEncoderShape& shape() const { return shape_; }
-  const Linear& patch_embedding() const { return patch_embedding_; }
-  const std::vector<float>& position_embedding() const { return position_embedding_; }
-  const std::vector<SiglipEncoderLayer>& layers() const { return layers_; }
+  int64_t layers() const { return static_cast<int64_t>(layers_.size()); }
+
+  // pixels: [n_images, 3, S, S] normalised (host) -> the last layer's output [n_images *
+  // num_patches, hidden], fp32 in backend memory, valid until the next run. The observer sees
+  // host copies after the embeddings (k = 0) and after each layer k.
+  float* run(const float* pixels, int64_t n_images, const VisionObserver& observer = {});
 
  private:
+  Backend* backend_;
+  DType act_;
   SiglipVisionConfig config_;
-  SiglipEncoderShape shape_;
-  Linear patch_embedding_;              // conv weight [hidden, 3, p, p] seen as [hidden, 3*p*p]
-  std::vector<float> position_embedding_;  // [num_patches, hidden]
-  std::vector<SiglipEncoderLayer> layers_;
+  LayerGeometry geometry_;
+  LinearBlock patch_;
+  DeviceBuffer positions_;
+  std::vector<TransformerLayer> layers_;
+  DeviceBuffer patches_f32_, patches_, hidden_;
+  LayerBuffers scratch_;
 };
 
 }  // namespace lumen
