@@ -165,6 +165,11 @@ size_t kind_index(ErrorKind kind) {
     case ErrorKind::kNotFound: return 1;
     case ErrorKind::kLimitExceeded: return 2;
     case ErrorKind::kIo: return 3;
+    // The scheduler's kinds (at capacity, shutting down, cancelled) never reach Python: the
+    // package runs no scheduler.
+    case ErrorKind::kBusy:
+    case ErrorKind::kUnavailable:
+    case ErrorKind::kCancelled:
     case ErrorKind::kInternal: return 4;
   }
   return 4;

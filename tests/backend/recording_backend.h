@@ -1,5 +1,5 @@
 // A backend that forwards every op to the CPU backend and counts what passes through it, so a
-// test can show that some piece of the runtime (the server's scheduler, the CLI's chat
+// test can show that some piece of the runtime (the batch scheduler, the CLI's chat
 // session, an embedder) runs its whole forward pass on the backend it was given. Counters are
 // atomic: the server calls from its scheduler and image-encoder threads.
 #pragma once

@@ -10,7 +10,7 @@
 
 #include <future>
 
-#include "lumen/server/scheduler.h"
+#include "lumen/runtime/scheduler.h"
 #include "test_server.h"
 
 namespace lumen::testing {

@@ -3,6 +3,7 @@
 // test per error the issue lists (status, OpenAI error body, parameter, code).
 #include <gtest/gtest.h>
 
+#include "lumen/core/error.h"
 #include "lumen/server/metrics.h"
 #include "test_server.h"
 

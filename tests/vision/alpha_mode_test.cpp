@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/run_cli.h"
+#include "lumen/core/error.h"
 #include "lumen/formats/safetensors.h"
 #include "lumen/runtime/engine.h"
 #include "lumen/vision/image_decode.h"

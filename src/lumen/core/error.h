@@ -16,6 +16,9 @@ enum class ErrorKind {
   kNotFound,       // a file or tensor that should exist does not
   kLimitExceeded,  // a configured bound (pixels, context length, body size) was hit
   kIo,             // the operating system refused a read, write or map
+  kBusy,           // at capacity (every running and queued place taken): retry later
+  kUnavailable,    // shutting down: nothing new is accepted and the unfinished work is dropped
+  kCancelled,      // the work was cancelled by whoever asked for it (a client that went away)
   kInternal,       // a bug in Lumen
 };
 

@@ -1,6 +1,6 @@
 // The decoder of one request: the engine's forward pass with a one-slot KV cache on its
-// backend. The generator and the chat session drive it; the server's scheduler batches many
-// sequences over one multi-slot cache instead.
+// backend. The generator and the chat session drive it; the batch scheduler (scheduler.h)
+// batches many sequences over one multi-slot cache instead.
 #pragma once
 
 #include "lumen/models/imp_device_model.h"

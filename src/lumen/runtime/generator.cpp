@@ -5,7 +5,7 @@
 
 #include "lumen/core/error.h"
 #include "lumen/runtime/decoder_run.h"
-#include "lumen/runtime/stop_strings.h"
+#include "lumen/runtime/sequence.h"
 
 namespace lumen {
 
@@ -87,62 +87,26 @@ GenerationResult generate(const Engine& engine, std::string_view prompt, std::sp
 
 namespace {
 
-// The token loop every request shares: samples from `logits` (the last prompt position's),
-// feeds each token back through `decoder`, and stops at eos, a stop string, `budget` tokens or
-// a cancel. The last sampled token is never fed back: no forward pass runs for a token whose
-// logits nobody reads, so the decoder ends up holding the prompt and tokens[:-1].
+// Drives the token loop (runtime/sequence.h) of one request: samples from `logits` (the last
+// prompt position's), feeds each token back through `decoder`, and stops where the loop says.
+// The last sampled token is never fed back: no forward pass runs for a token whose logits
+// nobody reads, so the decoder ends up holding the prompt and tokens[:-1].
 void decode_reply(const Engine& engine, DecoderRun& decoder, std::vector<float>& logits, int64_t budget,
                   const GenerationOptions& options, const TextCallback& on_text, GenerationResult& result) {
-  const ImpConfig& config = engine.model().config();
-  Sampler sampler(options.sampling);
-  StopStringMatcher stops(options.stop);
-  std::vector<int32_t> history = result.prompt_tokens;
-  std::string text;
-  size_t emitted = 0;
-  result.finish_reason = "length";
+  TokenLoop loop(engine, options, result.prompt_tokens, budget);
   auto start = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step < budget; ++step) {
+  while (!loop.finished()) {
     if (options.keep_logits) {
-      if (step == 0) result.first_logits = logits;
+      if (loop.sampled() == 0) result.first_logits = logits;
       result.last_logits = logits;
     }
-    const int32_t token = sampler.sample(logits, history);
-    if (options.on_token) options.on_token(token, logits);
-    result.tokens.push_back(token);
-    history.push_back(token);
-    const bool is_eos = std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) !=
-                        config.eos_token_ids.end();
-    if (is_eos && !options.ignore_eos) {
-      result.finish_reason = "stop";
-      break;
-    }
-    // Special tokens never reach the text (HF's decode(skip_special_tokens=True), as Imp's
-    // model card decodes); one that does not end the reply is dropped and the reply goes on.
-    if (!is_eos && !engine.tokenizer().is_special(token)) text += engine.tokenizer().token_bytes(token);
-    size_t stop_at = stops.find_stop(text);
-    if (stop_at != std::string::npos) {
-      text.resize(stop_at);
-      result.finish_reason = "stop";
-      break;
-    }
-    if (on_text) {
-      size_t safe = std::min(complete_utf8_prefix(text), stops.safe_prefix(text));
-      if (safe > emitted) {
-        if (!on_text(std::string_view(text).substr(emitted, safe - emitted))) {
-          result.finish_reason = "cancelled";
-          break;
-        }
-        emitted = safe;
-      }
-    }
-    if (step + 1 == budget) break;  // no forward pass for a token that will not be sampled
-    decoder.step(token, logits.data());
+    if (loop.step(logits, on_text) == TokenLoop::Next::kFinished) break;
+    decoder.step(loop.token(), logits.data());
   }
   result.timings.decode_ms = elapsed_ms(start);
-  if (on_text && emitted < text.size() && result.finish_reason != "cancelled") {
-    on_text(std::string_view(text).substr(emitted));
-  }
-  result.text = std::move(text);
+  result.tokens.assign(loop.tokens().begin(), loop.tokens().end());
+  result.finish_reason = loop.finish_reason();
+  result.text = loop.take_text();
 }
 
 // Positions a run of prompt tokens covers (an <image> marker covers tokens_per_image).

@@ -1,6 +1,7 @@
 // Turns a prompt and images into generated text: tokenise, splice image embeddings in place of
 // each <image> token, prefill, then decode token by token with sampling, stopping at eos, a
-// stop string or the token budget.
+// stop string or the token budget (the token loop is runtime/sequence.h's TokenLoop, which the
+// batch scheduler runs too).
 #pragma once
 
 #include <functional>
@@ -40,7 +41,7 @@ struct GenerationResult {
   std::vector<int32_t> prompt_tokens;  // tokenizer output, image markers included
   std::vector<int32_t> tokens;         // generated ids (eos included if it ended the reply)
   std::string text;                    // decoded reply, without special tokens or stop string
-  std::string finish_reason;           // "stop" (eos or stop string) or "length"
+  std::string finish_reason;           // "stop" (eos or stop string), "length" or "cancelled"
   GenerationTimings timings;
   std::vector<float> first_logits, last_logits;  // with keep_logits
 };

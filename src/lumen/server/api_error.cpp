@@ -35,9 +35,26 @@ ApiError to_api_error(const Error& error, std::optional<std::string> param) {
     case ErrorKind::kLimitExceeded: return ApiError(400, error.what(), std::move(param), "limit_exceeded");
     case ErrorKind::kNotFound: return ApiError(400, error.what(), std::move(param), "not_found");
     case ErrorKind::kIo: return ApiError(500, error.what(), std::move(param), "io_error");
+    case ErrorKind::kBusy: return ApiError(429, error.what(), std::move(param), "server_busy");
+    case ErrorKind::kUnavailable: return ApiError(503, error.what(), std::move(param));
+    case ErrorKind::kCancelled: return ApiError(499, error.what(), std::move(param));
     case ErrorKind::kInternal: break;
   }
   return ApiError(500, error.what(), std::move(param), "internal_error");
+}
+
+ApiError to_api_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ApiError& e) {
+    return e;
+  } catch (const Error& e) {
+    return to_api_error(e);
+  } catch (const std::exception& e) {
+    return ApiError(500, e.what());
+  } catch (...) {
+    return ApiError(500, "internal error");
+  }
 }
 
 void bad_request(const std::string& message, std::optional<std::string> param, std::optional<std::string> code) {

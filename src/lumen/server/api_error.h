@@ -4,6 +4,7 @@
 // and the server writes it; clients such as the official `openai` package read these fields.
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -35,8 +36,13 @@ class ApiError : public std::runtime_error {
   std::optional<std::string> param_, code_;
 };
 
-// 400 for invalid input and exceeded limits, 404 for missing files, 500 for the rest.
+// The one place an ErrorKind becomes an HTTP status: 400 for invalid input, exceeded limits and
+// missing files, 429 "server_busy" for kBusy, 503 for kUnavailable, 499 for kCancelled, 500
+// for the rest.
 ApiError to_api_error(const Error& error, std::optional<std::string> param = std::nullopt);
+// The same for an exception carried from another thread (a failed SequenceStream): an ApiError
+// as it is, an Error by its kind, any other exception 500 with its message.
+ApiError to_api_error(const std::exception_ptr& error);
 
 // Shorthands for the common 400.
 [[noreturn]] void bad_request(const std::string& message, std::optional<std::string> param = std::nullopt,

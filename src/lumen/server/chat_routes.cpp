@@ -100,7 +100,7 @@ void answer_whole(ServerContext& ctx, const std::shared_ptr<SequenceStream>& str
     strip_leading_spaces(update.text, started);
     content += update.text;
     if (!update.finished) continue;
-    if (update.error) throw *update.error;
+    if (update.error) throw to_api_error(update.error);
     send_json(res, 200, completion_json(ids, content, update.finish_reason, update.usage));
     ctx.metrics.request_seconds.observe(seconds_since(arrival));
     return;
@@ -133,7 +133,7 @@ void answer_streamed(ServerContext& ctx, const std::shared_ptr<SequenceStream>& 
         if (!update.text.empty() && !send(sse_event(chunk_json(ids, {{"content", update.text}})))) return false;
         if (!update.finished) return true;
         if (update.error) {
-          if (!send(sse_event(update.error->to_json()))) return false;
+          if (!send(sse_event(to_api_error(update.error).to_json()))) return false;
         } else {
           if (!send(sse_event(chunk_json(ids, nlohmann::json::object(), update.finish_reason)))) return false;
           if (include_usage && !send(sse_event(usage_chunk_json(ids, update.usage)))) return false;

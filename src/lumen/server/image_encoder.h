@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "lumen/runtime/engine.h"
-#include "lumen/server/image_cache.h"
+#include "lumen/runtime/image_cache.h"
 #include "lumen/server/metrics.h"
 
 namespace lumen::server {

@@ -106,4 +106,25 @@ std::string ServerMetrics::render(const std::vector<Gauge>& gauges) const {
   return out;
 }
 
+void ServerMetrics::sequence_started(int64_t prompt_positions) {
+  prompt_tokens += static_cast<uint64_t>(prompt_positions);
+}
+
+void ServerMetrics::prefix_reused(int64_t positions) {
+  prefix_cache_hits += 1;
+  prefix_reused_positions += static_cast<uint64_t>(positions);
+}
+
+void ServerMetrics::decode_step(int64_t sequences) {
+  decode_steps += 1;
+  decode_step_sequences += static_cast<uint64_t>(sequences);
+  decode_batch_size.observe(static_cast<double>(sequences));
+}
+
+void ServerMetrics::token_sampled() { completion_tokens += 1; }
+
+void ServerMetrics::first_text(double seconds_since_arrival) { first_token_seconds.observe(seconds_since_arrival); }
+
+void ServerMetrics::sequence_cancelled() { sequences_cancelled += 1; }
+
 }  // namespace lumen::server

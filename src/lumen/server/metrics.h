@@ -1,6 +1,7 @@
 // The server's counters, gauges and latency histograms, rendered in the Prometheus text
 // exposition format (version 0.0.4) for GET /metrics. Everything here is thread-safe: request
-// threads, the scheduler and the image encoder all record into one ServerMetrics.
+// threads, the scheduler (through the SchedulerObserver it reports to) and the image encoder all
+// record into one ServerMetrics.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "lumen/runtime/scheduler.h"
 
 namespace lumen::server {
 
@@ -36,7 +39,7 @@ struct Gauge {
   double value = 0;
 };
 
-class ServerMetrics {
+class ServerMetrics final : public SchedulerObserver {
  public:
   ServerMetrics();
 
@@ -60,6 +63,14 @@ class ServerMetrics {
   Histogram request_seconds;      // arrival to last byte, chat completions
   Histogram first_token_seconds;  // arrival to first generated text
   Histogram decode_batch_size;    // sequences per decode step
+
+  // What the scheduler reports, counted into the fields above.
+  void sequence_started(int64_t prompt_positions) override;
+  void prefix_reused(int64_t positions) override;
+  void decode_step(int64_t sequences) override;
+  void token_sampled() override;
+  void first_text(double seconds_since_arrival) override;
+  void sequence_cancelled() override;
 
   // The whole exposition, with `gauges` appended as gauge metrics.
   std::string render(const std::vector<Gauge>& gauges) const;

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lumen/server/sequence_stream.h"
+#include "lumen/runtime/sequence_stream.h"
 
 namespace lumen::server {
 

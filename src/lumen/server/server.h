@@ -3,6 +3,10 @@
 //   Engine ──> BatchedImageEncoder (vision tower, batched) ──> ImageEmbeddingCache (LRU, bytes)
 //          └─> BatchScheduler (continuous batching, PrefixKvCache) <── HTTP threads (routes)
 //
+// The image cache, the scheduler, its prefix cache and its sequence streams are the runtime's
+// (src/lumen/runtime/); the server owns them, counts what they report and maps their errors
+// (lumen::Error kinds) to HTTP statuses (api_error.h).
+//
 // HTTP threads parse and validate a request, resolve its images (cache, else decode and queue
 // for the encoder), submit the sequence to the scheduler and relay its text, whole or as
 // server-sent events. Endpoints are registered in groups (routes.h explains how to add one).
@@ -34,9 +38,7 @@ namespace lumen::server {
 
 struct ServerContext;
 class ServerMetrics;
-class ImageEmbeddingCache;
 class BatchedImageEncoder;
-class BatchScheduler;
 
 class Server {
  public:

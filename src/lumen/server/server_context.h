@@ -7,10 +7,10 @@
 #include <string>
 
 #include "lumen/runtime/engine.h"
-#include "lumen/server/image_cache.h"
+#include "lumen/runtime/image_cache.h"
+#include "lumen/runtime/scheduler.h"
 #include "lumen/server/image_encoder.h"
 #include "lumen/server/metrics.h"
-#include "lumen/server/scheduler.h"
 #include "lumen/server/server_options.h"
 #include "lumen/text/chat_template.h"
 

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
+#include "lumen/runtime/scheduler.h"
 #include "lumen/server/chat_request.h"
 #include "lumen/server/image_source.h"
-#include "lumen/server/scheduler.h"
 
 namespace lumen::server {
 

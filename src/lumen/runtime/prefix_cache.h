@@ -14,10 +14,10 @@
 #include <span>
 #include <vector>
 
-#include "lumen/runtime/kv_cache.h"
 #include "lumen/core/content_hash.h"
+#include "lumen/runtime/kv_cache.h"
 
-namespace lumen::server {
+namespace lumen {
 
 using PrefixKey = uint64_t;
 
@@ -72,4 +72,4 @@ class PrefixKvCache {
   uint64_t bytes_ = 0;
 };
 
-}  // namespace lumen::server
+}  // namespace lumen

@@ -1,8 +1,8 @@
-#include "lumen/server/prefix_cache.h"
+#include "lumen/runtime/prefix_cache.h"
 
 #include <algorithm>
 
-namespace lumen::server {
+namespace lumen {
 
 namespace {
 constexpr PrefixKey kImageBit = PrefixKey{1} << 63;
@@ -115,4 +115,4 @@ size_t PrefixKvCache::entries() const {
   return lru_.size();
 }
 
-}  // namespace lumen::server
+}  // namespace lumen

@@ -13,10 +13,15 @@
 // a freed slot's pages go back to the OS); on CUDA the slots are allocated up front.
 // A request that arrives mid-generation therefore joins at the next iteration instead of
 // waiting for the others to finish. Per sequence the token-by-token logic is the generator's
-// (runtime/generator.cpp): same sampling, stop strings, UTF-8-safe streaming and finish
+// TokenLoop (runtime/sequence.h): same sampling, stop strings, UTF-8-safe streaming and finish
 // reasons, so a greedy request gets the same reply batched or alone.
+//
+// The server (server/) is one face of it: it queues requests, reads their SequenceStreams and
+// counts what the SchedulerObserver reports. Errors are lumen::Error with a kind (kBusy,
+// kUnavailable, kCancelled) the server maps to an HTTP status.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -28,16 +33,15 @@
 
 #include "lumen/runtime/engine.h"
 #include "lumen/runtime/generator.h"
-#include "lumen/server/image_cache.h"
-#include "lumen/server/metrics.h"
-#include "lumen/server/prefix_cache.h"
-#include "lumen/server/sequence_stream.h"
+#include "lumen/runtime/image_cache.h"
+#include "lumen/runtime/prefix_cache.h"
+#include "lumen/runtime/sequence_stream.h"
 
-namespace lumen::server {
+namespace lumen {
 
 struct SchedulerOptions {
   int max_sequences = 32;                   // sequences decoded together
-  int max_queued = 64;                      // waiting beyond max_sequences; one more gets 429
+  int max_queued = 64;                      // waiting beyond max_sequences; one more is refused (kBusy)
   int64_t prefill_chunk = 512;              // prompt positions prefilled per iteration
   uint64_t prefix_cache_bytes = 64ull << 20;  // held KV caches of finished sequences
   int prefix_cache_entries = 8;             // finished sequences' slots held at most
@@ -52,19 +56,34 @@ struct SequenceRequest {
   std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now();
 };
 
+// What the scheduler reports as it works, for whoever counts it (the server's /metrics). Called
+// on the scheduler thread; a method left as it is ignores its event.
+class SchedulerObserver {
+ public:
+  virtual ~SchedulerObserver() = default;
+  virtual void sequence_started(int64_t prompt_positions) {}  // admitted, before any prefill
+  virtual void prefix_reused(int64_t positions) {}            // started from a held KV prefix
+  virtual void decode_step(int64_t sequences) {}              // one batched decode step
+  virtual void token_sampled() {}
+  virtual void first_text(double seconds_since_arrival) {}    // a sequence's first text piece
+  virtual void sequence_cancelled() {}                        // its stream was cancelled
+};
+
 class BatchScheduler {
  public:
-  BatchScheduler(const Engine& engine, const SchedulerOptions& options, ServerMetrics& metrics);
+  // `engine` and `observer` must outlive the scheduler.
+  BatchScheduler(const Engine& engine, const SchedulerOptions& options, SchedulerObserver& observer);
   ~BatchScheduler();  // stop()
   BatchScheduler(const BatchScheduler&) = delete;
   BatchScheduler& operator=(const BatchScheduler&) = delete;
 
   // Queues a sequence and returns the stream its text arrives on. The prompt must already be
-  // validated (count_prompt_positions). Throws ApiError: 429 when max_queued sequences are
-  // waiting, 503 after stop().
+  // validated (count_prompt_positions). Throws Error: kBusy when max_queued sequences are
+  // waiting, kUnavailable after stop(). A stream whose client went away (cancel()) fails with
+  // kCancelled at the next step.
   std::shared_ptr<SequenceStream> submit(SequenceRequest request);
 
-  // Fails everything queued or running with 503 and joins the thread. Idempotent.
+  // Fails everything queued or running (kUnavailable) and joins the thread. Idempotent.
   void stop();
 
   size_t queued() const;
@@ -78,16 +97,16 @@ class BatchScheduler {
   void start(Sequence& seq);
   void prefill(std::vector<std::unique_ptr<Sequence>>& running);
   void decode(std::vector<std::unique_ptr<Sequence>>& running);
-  // Samples from one row of logits and advances the sequence (the generator's loop body).
+  // Runs the sequence's token loop on one row of logits [vocab].
   void consume_logits(Sequence& seq, float* logits);
-  void finish(Sequence& seq, const std::string& reason);
+  void finish(Sequence& seq);
   uint64_t kv_bytes(int64_t capacity) const;
   int64_t take_slot();
   void free_slot(int64_t slot);
 
   const Engine& engine_;
   const SchedulerOptions options_;
-  ServerMetrics& metrics_;
+  SchedulerObserver& observer_;
   KvCache pool_;                    // before prefix_cache_, which holds some of its slots
   std::vector<int64_t> free_slots_;  // scheduler thread only
   PrefixKvCache prefix_cache_;
@@ -101,4 +120,4 @@ class BatchScheduler {
   std::thread thread_;
 };
 
-}  // namespace lumen::server
+}  // namespace lumen

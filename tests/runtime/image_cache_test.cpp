@@ -1,8 +1,8 @@
-#include "lumen/server/image_cache.h"
+#include "lumen/runtime/image_cache.h"
 
 #include <gtest/gtest.h>
 
-namespace lumen::server {
+namespace lumen {
 namespace {
 
 ImageEmbedding embedding(size_t floats, float value) {
@@ -51,4 +51,4 @@ TEST(ImageEmbeddingCache, HandedOutEntriesOutliveEviction) {
 }
 
 }  // namespace
-}  // namespace lumen::server
+}  // namespace lumen

@@ -13,7 +13,7 @@
 
 #include "lumen/core/content_hash.h"
 
-namespace lumen::server {
+namespace lumen {
 
 using ImageEmbedding = std::shared_ptr<const std::vector<float>>;
 
@@ -49,4 +49,4 @@ class ImageEmbeddingCache {
   uint64_t hits_ = 0, misses_ = 0;
 };
 
-}  // namespace lumen::server
+}  // namespace lumen

@@ -1,22 +1,20 @@
 // SequenceStream: the hand-off between the scheduler thread, which generates a sequence's
-// text, and the HTTP thread that sends it. The scheduler appends text and finally finishes or
-// fails the stream; the HTTP thread takes whatever arrived since its last look (text that
-// arrives faster than the client reads is joined, never queued per token) and cancels the
-// stream when its client goes away.
+// text, and the thread that consumes it (the server's HTTP thread). The scheduler appends text
+// and finally finishes or fails the stream; the consumer takes whatever arrived since its last
+// look (text that arrives faster than the client reads is joined, never queued per token) and
+// cancels the stream when its client goes away.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 
-#include "lumen/server/api_error.h"
-
-namespace lumen::server {
+namespace lumen {
 
 struct SequenceUsage {
   int64_t prompt_tokens = 0;      // prompt positions, image tokens included
@@ -31,7 +29,10 @@ class SequenceStream {
     bool finished = false;      // no more text will come
     std::string finish_reason;  // "stop" or "length" once finished without error
     SequenceUsage usage;
-    std::optional<ApiError> error;  // set when the sequence failed instead of finishing
+    // Set when the sequence failed instead of finishing: a lumen::Error (kUnavailable when the
+    // scheduler stopped, kCancelled after cancel(), or the model's), or whatever else a forward
+    // pass threw.
+    std::exception_ptr error;
   };
 
   // Waits up to `timeout` for new text or the end, then returns what arrived (possibly nothing).
@@ -43,7 +44,7 @@ class SequenceStream {
   // Scheduler side.
   void append(std::string_view text);
   void finish(std::string reason, SequenceUsage usage);
-  void fail(ApiError error);
+  void fail(std::exception_ptr error);
 
  private:
   std::mutex mutex_;
@@ -52,8 +53,8 @@ class SequenceStream {
   bool finished_ = false;
   std::string finish_reason_;
   SequenceUsage usage_;
-  std::optional<ApiError> error_;
+  std::exception_ptr error_;
   std::atomic<bool> cancelled_{false};
 };
 
-}  // namespace lumen::server
+}  // namespace lumen

@@ -1,19 +1,27 @@
-#include "lumen/server/prefix_cache.h"
+#include "lumen/runtime/prefix_cache.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 
-#include "test_server.h"
+#include "lumen/runtime/engine.h"
+#include "test_data.h"
 
-namespace lumen::server {
+namespace lumen {
 namespace {
 
 constexpr int32_t kImage = 50296;
 
+// The bundled model, loaded once for these tests.
+const Engine& shapes_engine() {
+  static std::unique_ptr<Engine> engine = Engine::load(testing::bundled_model_dir());
+  return *engine;
+}
+
 // A pool of the shapes model's cache layout on the CPU backend (fp32, so key rows are floats).
 KvCache make_pool(int64_t slots, int64_t capacity) {
-  return testing::shapes_engine().device_model().make_cache(slots, capacity);
+  return shapes_engine().device_model().make_cache(slots, capacity);
 }
 
 // Fills `n` positions of a slot whose key rows hold their position number, to check copies.
@@ -131,4 +139,4 @@ TEST(PrefixKvCache, HoldsAtMostItsEntriesAndGivesTheOldestUp) {
 }
 
 }  // namespace
-}  // namespace lumen::server
+}  // namespace lumen

@@ -1,6 +1,6 @@
-#include "lumen/server/sequence_stream.h"
+#include "lumen/runtime/sequence_stream.h"
 
-namespace lumen::server {
+namespace lumen {
 
 SequenceStream::Update SequenceStream::take(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
@@ -35,7 +35,7 @@ void SequenceStream::finish(std::string reason, SequenceUsage usage) {
   changed_.notify_all();
 }
 
-void SequenceStream::fail(ApiError error) {
+void SequenceStream::fail(std::exception_ptr error) {
   {
     std::lock_guard lock(mutex_);
     if (finished_) return;
@@ -45,4 +45,4 @@ void SequenceStream::fail(ApiError error) {
   changed_.notify_all();
 }
 
-}  // namespace lumen::server
+}  // namespace lumen

@@ -1,18 +1,22 @@
-#include "lumen/server/scheduler.h"
+#include "lumen/runtime/scheduler.h"
 
 #include <malloc.h>
 
 #include <algorithm>
 
-#include "lumen/runtime/sampler.h"
-#include "lumen/runtime/stop_strings.h"
+#include "lumen/core/error.h"
+#include "lumen/runtime/sequence.h"
 
-namespace lumen::server {
+namespace lumen {
 
 namespace {
 double seconds_since(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
+
+constexpr const char* kShuttingDown = "the server is shutting down";
+
+std::exception_ptr shutting_down() { return std::make_exception_ptr(Error(kShuttingDown, ErrorKind::kUnavailable)); }
 }  // namespace
 
 struct BatchScheduler::Sequence {
@@ -30,20 +34,15 @@ struct BatchScheduler::Sequence {
   int64_t slot = -1;            // its slot of the scheduler's KV cache, once started
   uint64_t cache_bytes = 0;
 
-  std::unique_ptr<Sampler> sampler;
-  std::unique_ptr<StopStringMatcher> stops;
-  std::vector<int32_t> history;  // prompt and sampled tokens, for the repetition penalty
-  std::string text;              // reply so far
-  size_t emitted = 0;            // bytes of `text` already appended to the stream
-  int64_t sampled = 0;
-  int32_t next_token = -1;       // sampled, fed at the next decode step
+  std::unique_ptr<TokenLoop> loop;  // made by start(); its token() is fed at the next decode step
+  TextCallback to_stream;           // hands the loop's final text to the stream
   bool first_text = false;
 };
 
-BatchScheduler::BatchScheduler(const Engine& engine, const SchedulerOptions& options, ServerMetrics& metrics)
+BatchScheduler::BatchScheduler(const Engine& engine, const SchedulerOptions& options, SchedulerObserver& observer)
     : engine_(engine),
       options_(options),
-      metrics_(metrics),
+      observer_(observer),
       pool_(engine.device_model().make_cache(options.max_sequences + std::max(0, options.prefix_cache_entries),
                                              engine.model().config().text.max_positions)),
       prefix_cache_(pool_, engine.model().tokens_per_image(), options.prefix_cache_bytes,
@@ -82,7 +81,7 @@ void BatchScheduler::stop() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mutex_);
-  for (auto& seq : queue_) seq->stream->fail(ApiError(503, "the server is shutting down"));
+  for (auto& seq : queue_) seq->stream->fail(shutting_down());
   queue_.clear();
 }
 
@@ -107,12 +106,11 @@ std::shared_ptr<SequenceStream> BatchScheduler::submit(SequenceRequest request) 
   auto stream = seq->stream;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) throw ApiError(503, "the server is shutting down");
+    if (stopping_) fail_kind(ErrorKind::kUnavailable, kShuttingDown);
     // Running sequences leave the queue when admitted, so capacity counts both.
     if (running_ + queue_.size() >= static_cast<size_t>(options_.max_sequences + options_.max_queued)) {
-      throw ApiError(429, "the server is at capacity (" + std::to_string(options_.max_sequences) + " running, " +
-                              std::to_string(queue_.size()) + " queued); retry later",
-                     std::nullopt, "server_busy");
+      fail_kind(ErrorKind::kBusy, "the server is at capacity (", options_.max_sequences, " running, ", queue_.size(),
+                " queued); retry later");
     }
     queue_.push_back(std::move(seq));
   }
@@ -152,14 +150,8 @@ void BatchScheduler::loop() {
     for (auto& seq : admitted) {
       try {
         start(*seq);
-      } catch (const ApiError& e) {
-        seq->stream->fail(e);
-        seq->state = Sequence::State::kDone;
-      } catch (const Error& e) {
-        seq->stream->fail(to_api_error(e));
-        seq->state = Sequence::State::kDone;
-      } catch (const std::exception& e) {
-        seq->stream->fail(ApiError(500, e.what()));
+      } catch (...) {
+        seq->stream->fail(std::current_exception());
         seq->state = Sequence::State::kDone;
       }
       running_kv_bytes_ += seq->cache_bytes;
@@ -169,17 +161,17 @@ void BatchScheduler::loop() {
 
     for (auto& seq : running) {
       if (seq->state != Sequence::State::kDone && seq->stream->cancelled()) {
-        metrics_.sequences_cancelled += 1;
-        finish(*seq, "cancelled");
+        observer_.sequence_cancelled();
+        seq->loop->cancel();
+        finish(*seq);
       }
     }
     try {
       prefill(running);
       decode(running);
-    } catch (const std::exception& e) {
+    } catch (...) {
       // A failed step leaves the caches of its sequences unknown: fail every running one.
-      ApiError error = dynamic_cast<const Error*>(&e) ? to_api_error(static_cast<const Error&>(e))
-                                                      : ApiError(500, e.what());
+      const std::exception_ptr error = std::current_exception();
       for (auto& seq : running) {
         if (seq->state == Sequence::State::kDone) continue;
         seq->stream->fail(error);
@@ -207,7 +199,7 @@ void BatchScheduler::loop() {
     running_ = running.size();
   }
   for (auto& seq : running) {
-    if (seq->state != Sequence::State::kDone) seq->stream->fail(ApiError(503, "the server is shutting down"));
+    if (seq->state != Sequence::State::kDone) seq->stream->fail(shutting_down());
   }
   running_ = 0;
   running_kv_bytes_ = 0;
@@ -217,12 +209,18 @@ void BatchScheduler::start(Sequence& seq) {
   const ImpModel& model = engine_.model();
   const ImpConfig& config = model.config();
   SequenceRequest& request = seq.request;
-  seq.history = request.prompt_tokens;
-  seq.sampler = std::make_unique<Sampler>(request.options.sampling);
-  seq.stops = std::make_unique<StopStringMatcher>(request.options.stop);
-  metrics_.prompt_tokens += static_cast<uint64_t>(seq.positions);
-  if (seq.budget <= 0) {  // the prompt fills the context: nothing to generate
-    finish(seq, "length");
+  seq.loop = std::make_unique<TokenLoop>(engine_, request.options, request.prompt_tokens, seq.budget);
+  seq.to_stream = [this, &seq](std::string_view piece) {
+    if (!seq.first_text) {
+      seq.first_text = true;
+      observer_.first_text(seconds_since(seq.request.arrival));
+    }
+    seq.stream->append(piece);
+    return true;
+  };
+  observer_.sequence_started(seq.positions);
+  if (seq.loop->finished()) {  // the prompt fills the context: nothing to generate ("length")
+    finish(seq);
     return;
   }
 
@@ -241,8 +239,7 @@ void BatchScheduler::start(Sequence& seq) {
       seq.slot = reuse->slot;
     }
     seq.reused = reuse->positions;
-    metrics_.prefix_cache_hits += 1;
-    metrics_.prefix_reused_positions += static_cast<uint64_t>(seq.reused);
+    observer_.prefix_reused(seq.reused);
   }
   seq.cache_bytes = kv_bytes(seq.positions + seq.budget);
   seq.state = Sequence::State::kPrefill;
@@ -279,69 +276,39 @@ void BatchScheduler::decode(std::vector<std::unique_ptr<Sequence>>& running) {
   const int64_t n = static_cast<int64_t>(batch.size());
   std::vector<int32_t> tokens, slots;
   for (const Sequence* seq : batch) {
-    tokens.push_back(seq->next_token);
+    tokens.push_back(seq->loop->token());
     slots.push_back(static_cast<int32_t>(seq->slot));
   }
   std::vector<float> logits(static_cast<size_t>(n * vocab));
   // Every weight matrix is read once for the whole batch; attention reads each slot's own keys.
   engine_.device_model().decode(tokens.data(), slots.data(), n, pool_, logits.data(), nullptr);
-  metrics_.decode_steps += 1;
-  metrics_.decode_step_sequences += static_cast<uint64_t>(n);
-  metrics_.decode_batch_size.observe(static_cast<double>(n));
+  observer_.decode_step(n);
   for (int64_t b = 0; b < n; ++b) {
     Sequence& seq = *batch[static_cast<size_t>(b)];
-    seq.keys.push_back(static_cast<uint32_t>(seq.next_token));
+    seq.keys.push_back(static_cast<uint32_t>(seq.loop->token()));
     consume_logits(seq, logits.data() + b * vocab);
   }
 }
 
 void BatchScheduler::consume_logits(Sequence& seq, float* logits) {
-  const ImpConfig& config = engine_.model().config();
-  const int32_t token = seq.sampler->sample({logits, static_cast<size_t>(config.text.vocab_size)}, seq.history);
-  seq.history.push_back(token);
-  ++seq.sampled;
-  metrics_.completion_tokens += 1;
-  const bool is_eos =
-      std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) != config.eos_token_ids.end();
-  if (is_eos && !seq.request.options.ignore_eos) return finish(seq, "stop");
-  // Special tokens are dropped from the text, as in generate() (generator.cpp).
-  if (!is_eos && !engine_.tokenizer().is_special(token)) seq.text += engine_.tokenizer().token_bytes(token);
-  const size_t stop_at = seq.stops->find_stop(seq.text);
-  if (stop_at != std::string::npos) {
-    seq.text.resize(stop_at);
-    return finish(seq, "stop");
-  }
-  const size_t safe = std::min(complete_utf8_prefix(seq.text), seq.stops->safe_prefix(seq.text));
-  if (safe > seq.emitted) {
-    if (!seq.first_text) {
-      seq.first_text = true;
-      metrics_.first_token_seconds.observe(seconds_since(seq.request.arrival));
-    }
-    seq.stream->append(std::string_view(seq.text).substr(seq.emitted, safe - seq.emitted));
-    seq.emitted = safe;
-  }
-  if (seq.sampled == seq.budget) return finish(seq, "length");
-  seq.next_token = token;
+  const size_t vocab = static_cast<size_t>(engine_.model().config().text.vocab_size);
+  const TokenLoop::Next next = seq.loop->step({logits, vocab}, seq.to_stream);
+  observer_.token_sampled();
+  if (next == TokenLoop::Next::kFinished) return finish(seq);
   seq.state = Sequence::State::kDecode;
 }
 
-void BatchScheduler::finish(Sequence& seq, const std::string& reason) {
+void BatchScheduler::finish(Sequence& seq) {
   seq.state = Sequence::State::kDone;
-  if (reason == "cancelled") {
-    seq.stream->fail(ApiError(499, "the client closed the connection"));
+  if (seq.loop->finish_reason() == "cancelled") {
+    seq.stream->fail(std::make_exception_ptr(Error("the client closed the connection", ErrorKind::kCancelled)));
     return;
-  }
-  if (seq.emitted < seq.text.size()) {
-    if (!seq.first_text) metrics_.first_token_seconds.observe(seconds_since(seq.request.arrival));
-    seq.first_text = true;
-    seq.stream->append(std::string_view(seq.text).substr(seq.emitted));
-    seq.emitted = seq.text.size();
   }
   SequenceUsage usage;
   usage.prompt_tokens = seq.positions;
-  usage.completion_tokens = seq.sampled;
+  usage.completion_tokens = seq.loop->sampled();
   usage.cached_tokens = seq.reused;
-  seq.stream->finish(reason, usage);
+  seq.stream->finish(seq.loop->finish_reason(), usage);
 }
 
-}  // namespace lumen::server
+}  // namespace lumen

@@ -1,6 +1,6 @@
-#include "lumen/server/image_cache.h"
+#include "lumen/runtime/image_cache.h"
 
-namespace lumen::server {
+namespace lumen {
 
 ImageEmbedding ImageEmbeddingCache::find(const ContentHash& hash) {
   std::lock_guard lock(mutex_);
@@ -50,4 +50,4 @@ uint64_t ImageEmbeddingCache::misses() const {
   return misses_;
 }
 
-}  // namespace lumen::server
+}  // namespace lumen
