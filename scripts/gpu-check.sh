@@ -97,9 +97,9 @@ fi
 
 # ---- benchmark (Imp-v1-3B shapes, random weights)
 if [ -n "$LUMEN" ]; then
-  for dtype in bf16 f16; do
-    timeout 110 "$LUMEN" bench-gpu --device cuda --dtype "$dtype" 2>&1 | tee "$OUT_DIR/bench-$dtype.txt"
-    note "bench $dtype: $(grep -E 'encode|prefill|decode' "$OUT_DIR/bench-$dtype.txt" | tr -s ' ' | paste -sd ';' -)"
+  for quant in bf16 f16; do
+    timeout 150 "$LUMEN" bench --device cuda --quant "$quant" --repeats 10 2>&1 | tee "$OUT_DIR/bench-$quant.txt"
+    note "bench $quant: $(grep -E "^$quant " "$OUT_DIR/bench-$quant.txt" | tr -s ' ')"
   done
 fi
 

@@ -15,9 +15,9 @@ int main(int argc, char** argv) {
   };
   const Command commands[] = {{"ask", lumen::cli::run_ask},
                               {"generate", lumen::cli::run_generate},
-                              {"bench-gpu", lumen::cli::run_bench_gpu}};
+                              {"bench", lumen::cli::run_bench}};
   if (argc < 2) {
-    std::fprintf(stderr, "usage: lumen ask|generate|bench-gpu [options]\n");
+    std::fprintf(stderr, "usage: lumen ask|generate|bench [options]\n");
     return 2;
   }
   for (const Command& c : commands) {

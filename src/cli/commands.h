@@ -15,7 +15,6 @@ int run_embed(int argc, char** argv);
 int run_index(int argc, char** argv);
 int run_search(int argc, char** argv);
 int run_recommend(int argc, char** argv);
-int run_bench_gpu(int argc, char** argv);
 int run_serve(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_quantize(int argc, char** argv);

@@ -22,7 +22,6 @@ constexpr Command kCommands[] = {
     {"caption", "caption images or folders of images", lumen::cli::run_caption},
     {"chat", "chat interactively, with images", lumen::cli::run_chat},
     {"eval", "measure accuracy on a questions.jsonl file", lumen::cli::run_eval},
-    {"bench-gpu", "measure GPU throughput (random Imp-v1-3B-shaped weights)", lumen::cli::run_bench_gpu},
     {"generate", "generate from a raw prompt with <image> markers", lumen::cli::run_generate},
     {"tokenize", "show the token ids of a text", lumen::cli::run_tokenize},
     {"info", "describe a checkpoint", lumen::cli::run_info},
@@ -31,7 +30,7 @@ constexpr Command kCommands[] = {
     {"search", "search an index by text or image", lumen::cli::run_search},
     {"recommend", "recommend index items from liked/disliked ones", lumen::cli::run_recommend},
     {"serve", "serve an OpenAI-compatible HTTP API", lumen::cli::run_serve},
-    {"bench", "measure CPU speed on Imp-v1-3B shapes (random weights)", lumen::cli::run_bench},
+    {"bench", "measure speed on Imp-v1-3B shapes, CPU or GPU (random weights)", lumen::cli::run_bench},
     {"quantize", "write a checkpoint in another weight format", lumen::cli::run_quantize},
 };
 

@@ -1,10 +1,11 @@
-// Device selection (--device) and the device benchmark's plumbing, on the CPU backend.
+// Device selection (--device) and the benchmark's plumbing (lumen bench), on the CPU backend.
 #include <gtest/gtest.h>
 
 #include "lumen/backend/device.h"
 #include "lumen/core/error.h"
 #include "lumen/models/imp_config.h"
-#include "lumen/runtime/device_bench.h"
+#include "lumen/core/thread_pool.h"
+#include "lumen/runtime/bench.h"
 #include "test_data.h"
 
 namespace lumen {
@@ -40,22 +41,59 @@ TEST(MakeBackend, CpuAlwaysWorksCudaSaysWhyNot) {
   }
 }
 
-// The benchmark runs end to end on the CPU backend at a fixture's tiny shapes.
-TEST(DeviceBench, RunsOnCpuAtTinyShapes) {
-  const ImpConfig config = load_imp_config(testing::fixtures_dir() / "imp-tiny-a");
-  auto backend = make_cpu_backend();
-  DeviceBenchOptions options;
-  options.weights = DType::kF32;
-  options.prefill_tokens = 12;
-  options.decode_steps = 4;
-  options.batch = 3;
+// The benchmark runs end to end on the CPU backend at a fixture's tiny shapes, batched decode
+// included; the figures only graph-recording backends have stay empty.
+TEST(Bench, RunsOnCpuAtTinyShapes) {
+  BenchOptions options;
+  options.config = load_imp_config(testing::fixtures_dir() / "imp-tiny-a");
+  options.device = "cpu";
+  options.quant = "f32";
+  options.threads = ThreadPool::global().size();  // leave the pool as the other tests have it
   options.repeats = 1;
-  DeviceBenchResult r = run_device_bench(*backend, config, options);
+  options.text_tokens = 5;
+  options.decode_tokens = 4;
+  options.decode_batch = 3;
+  options.probe_bytes = 0;
+  const BenchResult r = run_bench(options);
   EXPECT_EQ(r.device, "cpu");
-  EXPECT_GT(r.image_encode_ms, 0);
-  EXPECT_GT(r.prefill_ms, 0);
-  EXPECT_GT(r.decode_b1_tok_s, 0);
+  EXPECT_EQ(r.activation_dtype, "F32");
+  EXPECT_GT(r.image_encode_s, 0);
+  EXPECT_GT(r.images_per_s, 0);
+  EXPECT_EQ(r.prefill_tokens, options.config.vision.num_patches() + 5);
+  EXPECT_GT(r.prefill_tok_s, 0);
+  EXPECT_GT(r.decode_tok_s, 0);
+  EXPECT_GT(r.decode_gb_s, 0);
+  EXPECT_FALSE(r.decode_graphs);
+  EXPECT_EQ(r.decode_nograph_tok_s, 0);
+  EXPECT_EQ(r.decode_batch, 3);
   EXPECT_GT(r.decode_batch_tok_s, 0);
+  EXPECT_GT(r.weight_bytes, r.decode_bytes_per_token);
+  EXPECT_EQ(r.read_bandwidth_gb_s, 0);
+}
+
+TEST(Bench, RefusesAPromptLongerThanTheContext) {
+  BenchOptions options;
+  options.config = load_imp_config(testing::fixtures_dir() / "imp-tiny-a");
+  options.threads = ThreadPool::global().size();
+  options.decode_tokens = options.config.text.max_positions;
+  EXPECT_THROW(run_bench(options), Error);
+}
+
+TEST(Bench, CudaWithoutADeviceSaysSoBeforeMakingWeights) {
+  if (cuda_built() && cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+  BenchOptions options;  // Imp-v1-3B's shapes: failing late would take seconds and gigabytes
+  options.device = "cuda";
+  options.threads = ThreadPool::global().size();
+  options.probe_bytes = 0;
+  try {
+    run_bench(options);
+    FAIL() << "bench ran on cuda without a device";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_TRUE(message.find("no CUDA device") != std::string::npos ||
+                message.find("lumen was built without CUDA") != std::string::npos)
+        << message;
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Builds random Imp checkpoints of any size in a temporary directory, in any stored dtype,
 // weight layout and file arrangement, so tests can check that nothing is tuned to the fixture
-// sizes. Tokenizer files come from the bundled model.
+// sizes. Tensor names and shapes come from Lumen's own table (models/imp_tensors.h) for the
+// config.json written; tokenizer files come from the bundled model.
 #pragma once
 
 #include <filesystem>
@@ -27,7 +28,8 @@ struct SyntheticImpSpec {
 };
 
 // Writes the checkpoint into `dir` (created). Weights are drawn from the seed, rounded to
-// bfloat16 precision so every dtype stores the same values exactly.
+// bfloat16 precision so every dtype stores the same values exactly; one seed gives the same
+// model in every layout, file arrangement and KV-head encoding.
 void write_synthetic_imp(const std::filesystem::path& dir, const SyntheticImpSpec& spec);
 
 }  // namespace lumen::testing

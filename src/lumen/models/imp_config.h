@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lumen/core/activation.h"
+#include "lumen/vision/image_preprocess.h"  // ImageAspect
 
 namespace lumen {
 
@@ -52,10 +53,6 @@ inline const char* imp_checkpoint_root(WeightLayout layout) {
   return layout == WeightLayout::kPhiMsft ? "transformer" : "model";
 }
 
-// config.json "image_aspect_ratio": "square" squash-resizes; "pad" first centres the image on
-// a square of the processor's mean colour (LLaVA's expand2square).
-enum class ImageAspect { kSquare, kPad };
-
 struct ImpConfig {
   SiglipVisionConfig vision;
   PhiConfig text;
@@ -70,7 +67,7 @@ struct ImpConfig {
   std::vector<std::string> architectures;
   std::string family = "imp";  // models/registry's name for it
   std::string torch_dtype = "float16";
-  ImageAspect image_aspect = ImageAspect::kSquare;
+  ImageAspect image_aspect = ImageAspect::kSquare;  // config.json "image_aspect_ratio" (square, pad)
   // Keys of config.json (and "vision_tower_config.KEY") that Lumen neither reads nor knows
   // to be irrelevant to inference; `lumen info` lists them.
   std::vector<std::string> unrecognised_keys;

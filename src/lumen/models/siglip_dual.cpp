@@ -1,6 +1,7 @@
 #include "lumen/models/siglip_dual.h"
 
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "lumen/core/error.h"
@@ -9,7 +10,6 @@
 #include "lumen/kernels/cpu/vector_ops.h"
 #include "lumen/models/weight_loading.h"
 #include "lumen/vision/image_preprocess.h"
-#include "lumen/vision/resize_bicubic.h"
 
 namespace lumen {
 
@@ -155,8 +155,10 @@ std::unique_ptr<SiglipDualEncoder> SiglipDualEncoder::load(const std::filesystem
 }
 
 std::vector<float> SiglipDualEncoder::preprocess(const Image& image) const {
-  const int size = static_cast<int>(config_.vision.image_size);
-  return normalize_to_chw(resize_bicubic_pil(image, size, size), {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f});
+  // SiglipImageProcessor squash-resizes (no padding); the decoder already held the image to its
+  // pixel limit.
+  return siglip_pixels(image, static_cast<int>(config_.vision.image_size), ImageAspect::kSquare,
+                       std::numeric_limits<uint64_t>::max());
 }
 
 std::vector<float> SiglipDualEncoder::image_features(const float* pixels, int64_t n_images) const {

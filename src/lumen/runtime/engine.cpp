@@ -1,11 +1,8 @@
 #include "lumen/runtime/engine.h"
 
-#include <algorithm>
-
 #include "lumen/backend/device.h"
 #include "lumen/core/error.h"
 #include "lumen/vision/image_preprocess.h"
-#include "lumen/vision/resize_bicubic.h"
 
 namespace lumen {
 
@@ -38,21 +35,8 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
 }
 
 std::vector<float> Engine::preprocess(const Image& image) const {
-  constexpr std::array<float, 3> kSiglipMean = {0.5f, 0.5f, 0.5f}, kSiglipStd = {0.5f, 0.5f, 0.5f};
-  const int size = static_cast<int>(model_->config().vision.image_size);
-  if (model_->config().image_aspect == ImageAspect::kPad) {
-    // The square canvas is larger than the image (a 50000 x 1000 PNG is small but pads to 2.5
-    // billion pixels): the pixel limit applies to it too, before it is allocated.
-    const uint64_t side = static_cast<uint64_t>(std::max(image.width, image.height));
-    if (side * side > options_.image_limits.max_pixels) {
-      fail_kind(ErrorKind::kLimitExceeded, "the image is ", image.width, "x", image.height, " pixels; padded to a square (",
-                "image_aspect_ratio pad) it has ", side * side, ", more than the limit of ",
-                options_.image_limits.max_pixels);
-    }
-    Image square = expand_to_square(image, mean_fill_colour(kSiglipMean));
-    return normalize_to_chw(resize_bicubic_pil(square, size, size), kSiglipMean, kSiglipStd);
-  }
-  return normalize_to_chw(resize_bicubic_pil(image, size, size), kSiglipMean, kSiglipStd);
+  const ImpConfig& c = model_->config();
+  return siglip_pixels(image, static_cast<int>(c.vision.image_size), c.image_aspect, options_.image_limits.max_pixels);
 }
 
 std::vector<float> Engine::encode_images(std::span<const Image> images) const {

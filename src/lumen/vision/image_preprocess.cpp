@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "lumen/core/error.h"
+#include "lumen/vision/resize_bicubic.h"
 
 namespace lumen {
 
@@ -61,6 +62,20 @@ std::vector<float> normalize_to_chw(const Image& image, const std::array<float, 
     out[2 * plane + i] = table[2][px[2]];
   }
   return out;
+}
+
+std::vector<float> siglip_pixels(const Image& image, int size, ImageAspect aspect, uint64_t max_pixels) {
+  constexpr std::array<float, 3> kSiglipMean = {0.5f, 0.5f, 0.5f}, kSiglipStd = {0.5f, 0.5f, 0.5f};
+  if (aspect == ImageAspect::kPad) {
+    const uint64_t side = static_cast<uint64_t>(std::max(image.width, image.height));
+    if (side * side > max_pixels) {
+      fail_kind(ErrorKind::kLimitExceeded, "the image is ", image.width, "x", image.height, " pixels; padded to a square (",
+                "image_aspect_ratio pad) it has ", side * side, ", more than the limit of ", max_pixels);
+    }
+    const Image square = expand_to_square(image, mean_fill_colour(kSiglipMean));
+    return normalize_to_chw(resize_bicubic_pil(square, size, size), kSiglipMean, kSiglipStd);
+  }
+  return normalize_to_chw(resize_bicubic_pil(image, size, size), kSiglipMean, kSiglipStd);
 }
 
 }  // namespace lumen

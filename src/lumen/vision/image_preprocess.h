@@ -1,12 +1,25 @@
-// Turning a resized RGB8 image into the model's pixel_values tensor.
+// Turning a decoded RGB8 image into the model's pixel_values tensor: siglip_pixels is the whole
+// of SigLIP's image processor (as Imp and SigLIP dual encoders run it); the steps are below it.
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <vector>
 
 #include "lumen/vision/image.h"
 
 namespace lumen {
+
+// config.json "image_aspect_ratio": "square" squash-resizes; "pad" first centres the image on
+// a square of the processor's mean colour (LLaVA's expand2square).
+enum class ImageAspect { kSquare, kPad };
+
+// SigLIP's preprocessing of one image: (kPad: expand_to_square on the mean colour, then)
+// bicubic resize to size x size as PIL does (resize_bicubic.h), rescale by 1/255 and normalise
+// with mean = std = 0.5 -> planar CHW floats [3, size, size] in [-1, 1]. The padded square is
+// larger than the image (a 50000 x 1000 PNG is small but pads to 2.5 billion pixels), so
+// max_pixels applies to it before it is allocated: Error kLimitExceeded above it.
+std::vector<float> siglip_pixels(const Image& image, int size, ImageAspect aspect, uint64_t max_pixels);
 
 // LLaVA's expand2square (image_aspect_ratio "pad", llava/mm_utils.py): a non-square image is
 // centred on a square canvas of its longer side filled with `fill`, at offset
