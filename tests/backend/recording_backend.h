@@ -36,6 +36,7 @@ class RecordingBackend final : public Backend {
   void copy_device(void* dst, const void* src, size_t bytes) override { cpu_->copy_device(dst, src, bytes); }
   void synchronize() override { cpu_->synchronize(); }
   void discard(void* data, size_t bytes) noexcept override { cpu_->discard(data, bytes); }
+  bool allocates_lazily() const override { return cpu_->allocates_lazily(); }
   DeviceWeight upload_weight(std::span<const WeightMatrix> parts, DType dtype) override {
     return cpu_->upload_weight(parts, dtype);
   }

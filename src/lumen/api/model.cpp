@@ -21,6 +21,11 @@ ErrorKind public_kind(::lumen::ErrorKind kind) {
     case ::lumen::ErrorKind::kLimitExceeded: return ErrorKind::kLimitExceeded;
     case ::lumen::ErrorKind::kIo: return ErrorKind::kIo;
     case ::lumen::ErrorKind::kInternal: return ErrorKind::kInternal;
+    // The scheduler's (busy, shutting down, cancelled) never reach this API: it runs requests
+    // itself, one at a time. Should one appear, it is a limit, not a bug in Lumen.
+    case ::lumen::ErrorKind::kBusy:
+    case ::lumen::ErrorKind::kUnavailable:
+    case ::lumen::ErrorKind::kCancelled: return ErrorKind::kLimitExceeded;
   }
   return ErrorKind::kInternal;
 }

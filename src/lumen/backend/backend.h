@@ -109,6 +109,9 @@ class Backend {
   // anything: the CPU backend hands their whole pages back to the OS, so a KV-cache slot freed
   // after a long sequence stops counting as resident memory. A hint; the default does nothing.
   virtual void discard(void* data, size_t bytes) noexcept {}
+  // Whether allocate() only reserves: memory is taken when first written (the CPU backend),
+  // so a large buffer costs what is used of it. CUDA allocates all of it at once.
+  virtual bool allocates_lazily() const { return false; }
 
   // ---- weights
   // Stacks `parts` (same cols) row-wise into one matrix stored as `dtype` (fused QKV).

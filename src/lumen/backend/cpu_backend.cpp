@@ -48,6 +48,13 @@ void require_f32(DType dtype, const char* op) {
   if (dtype != DType::kF32) fail("[", op, "] the CPU backend keeps activations in F32, not ", dtype_name(dtype));
 }
 
+// The CPU attention kernels read keys and values as F32 or F16 (kernels/cpu/attention.h).
+void require_cpu_kv(DType dtype, const char* op) {
+  if (dtype != DType::kF32 && dtype != DType::kF16) {
+    fail("[", op, "] the CPU backend keeps keys and values in F32 or F16, not ", dtype_name(dtype));
+  }
+}
+
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
@@ -73,6 +80,7 @@ class CpuBackend final : public Backend {
   void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_device(void* dst, const void* src, size_t bytes) override { std::memmove(dst, src, bytes); }
   void synchronize() override {}
+  bool allocates_lazily() const override { return true; }
   void discard(void* data, size_t bytes) noexcept override {
     const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
     const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
@@ -196,6 +204,7 @@ class CpuBackend final : public Backend {
                 void* v_cache, DType cache_dtype, int64_t kv_width, int64_t slot_stride, const int32_t* slots,
                 const int32_t* positions) override {
     require_f32(dtype, "store_kv");
+    require_cpu_kv(cache_dtype, "store_kv");
     const size_t element = dtype_size(cache_dtype);
     for (int64_t t = 0; t < n_tokens; ++t) {
       const size_t at = static_cast<size_t>(slots[t] * slot_stride + static_cast<int64_t>(positions[t]) * kv_width);
@@ -209,6 +218,7 @@ class CpuBackend final : public Backend {
   void attention(const void* q, const void* k, const void* v, void* out, DType dtype, const AttentionShape& shape,
                  int64_t batch, int64_t q_batch_stride, int64_t kv_batch_stride, int64_t out_batch_stride) override {
     require_f32(dtype, "attention");
+    require_cpu_kv(shape.kv_dtype, "attention");
     const size_t kv_element = dtype_size(shape.kv_dtype);
     for (int64_t b = 0; b < batch; ++b) {
       const size_t kv_at = static_cast<size_t>(b * kv_batch_stride) * kv_element;
@@ -222,6 +232,7 @@ class CpuBackend final : public Backend {
                         const AttentionShape& shape, int64_t batch, int64_t slot_stride, const int32_t* slots,
                         const int32_t* positions) override {
     require_f32(dtype, "attention_decode");
+    require_cpu_kv(shape.kv_dtype, "attention_decode");
     const size_t kv_element = dtype_size(shape.kv_dtype);
     for (int64_t b = 0; b < batch; ++b) {
       AttentionShape s = shape;

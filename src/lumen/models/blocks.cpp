@@ -55,6 +55,10 @@ TransformerLayer upload_layer(Backend& backend, const HostLayer& layer, DType ac
   out.norm1 = upload_norm(backend, layer.norm1);
   if (!layer.norm2.weights.gamma.empty()) out.norm2 = upload_norm(backend, layer.norm2);
   out.qkv = upload_linear(backend, pointers(layer.qkv), act);
+  if (out.qkv.weight.parts.size() > 1 && layer.qkv.size() == 3) {
+    out.qkv = LinearBlock{};
+    for (const Linear& part : layer.qkv) out.qkv_parts.push_back(upload_linear(backend, {&part}, act));
+  }
   out.out = upload_linear(backend, {&layer.out}, act);
   out.up = upload_linear(backend, pointers(layer.up), act);
   out.down = upload_linear(backend, {&layer.down}, act);
@@ -92,13 +96,28 @@ namespace {
 // cache slot (site) or within each sequence (batch). Queries sit in the fused [q | k | v] rows.
 void attend(Backend& be, DType act, const TransformerLayer& layer, const LayerGeometry& g, int64_t n,
             const LayerScratch& s, const CacheSite* site, const SequenceBatch* batch) {
-  const int64_t stride = g.qkv_width(), q = g.q_width(), kv = g.kv_width();
-  be.linear(s.normed, act, n, layer.qkv.weight, layer.qkv.b(), s.qkv, act, false);
+  const int64_t q = g.q_width(), kv = g.kv_width();
+  // Fused: rows [q | k | v] of width qkv_width. Planar: q [n, q], then k and v [n, kv] each.
+  const bool planar = !layer.qkv_parts.empty();
+  void* qs = s.qkv;
+  void* ks = planar ? offset_by(s.qkv, n * q, act) : offset_by(s.qkv, q, act);
+  void* vs = planar ? offset_by(ks, n * kv, act) : offset_by(s.qkv, q + kv, act);
+  const int64_t q_stride = planar ? q : g.qkv_width();
+  const int64_t kv_stride = planar ? kv : g.qkv_width();
+  if (planar) {
+    void* outputs[3] = {qs, ks, vs};
+    for (size_t i = 0; i < 3; ++i) {
+      const LinearBlock& part = layer.qkv_parts[i];
+      be.linear(s.normed, act, n, part.weight, part.b(), outputs[i], act, false);
+    }
+  } else {
+    be.linear(s.normed, act, n, layer.qkv.weight, layer.qkv.b(), s.qkv, act, false);
+  }
   AttentionShape shape;
   shape.n_heads = g.heads;
   shape.n_kv_heads = g.kv_heads;
   shape.head_dim = g.head_dim;
-  shape.q_stride = stride;
+  shape.q_stride = q_stride;
   shape.out_stride = q;
   // softmax(q k^T / sqrt(head_dim)), as HF's attention modules scale.
   shape.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(g.head_dim)));
@@ -106,34 +125,38 @@ void attend(Backend& be, DType act, const TransformerLayer& layer, const LayerGe
     if (batch == nullptr) fail_kind(ErrorKind::kInternal, "run_layer: neither a cache site nor a sequence batch");
     if (g.rotary_dim > 0) fail_kind(ErrorKind::kInternal, "run_layer: rotary attention needs positions");
     shape.n_queries = shape.n_keys = batch->length;
-    shape.kv_stride = stride;
+    shape.kv_stride = kv_stride;
     shape.causal = false;
-    shape.kv_dtype = act;  // keys and values straight from this layer's qkv
-    be.attention(s.qkv, offset_by(s.qkv, q, act), offset_by(s.qkv, q + kv, act), s.attn, act, shape,
-                 batch->sequences, batch->length * stride, batch->length * stride, batch->length * q);
+    shape.kv_dtype = act;  // keys and values straight from this layer's projections
+    be.attention(qs, ks, vs, s.attn, act, shape, batch->sequences, batch->length * q_stride,
+                 batch->length * kv_stride, batch->length * q);
     return;
   }
   if (g.rotary_dim > 0) {
-    // q heads then k heads are contiguous in each qkv row: one rotary pass covers both.
-    be.rope_neox(s.qkv, act, n, stride, g.heads + g.kv_heads, g.head_dim, g.rotary_dim, site->positions,
-                 g.rope_theta);
+    if (planar) {
+      be.rope_neox(qs, act, n, q_stride, g.heads, g.head_dim, g.rotary_dim, site->positions, g.rope_theta);
+      be.rope_neox(ks, act, n, kv_stride, g.kv_heads, g.head_dim, g.rotary_dim, site->positions, g.rope_theta);
+    } else {
+      // q heads then k heads are contiguous in each fused row: one rotary pass covers both.
+      be.rope_neox(qs, act, n, q_stride, g.heads + g.kv_heads, g.head_dim, g.rotary_dim, site->positions,
+                   g.rope_theta);
+    }
   }
   KvCache& cache = *site->cache;
   void* k_cache = cache.keys(site->layer);
   void* v_cache = cache.values(site->layer);
   const DType kv_dtype = cache.dtype();
   const int64_t slot_stride = cache.slot_stride();
-  be.store_kv(offset_by(s.qkv, q, act), offset_by(s.qkv, q + kv, act), act, n, stride, k_cache, v_cache, kv_dtype, kv,
-              slot_stride, site->slots, site->positions);
+  be.store_kv(ks, vs, act, n, kv_stride, k_cache, v_cache, kv_dtype, kv, slot_stride, site->slots, site->positions);
   shape.kv_stride = kv;
   shape.kv_dtype = kv_dtype;
   if (site->decode) {
-    be.attention_decode(s.qkv, k_cache, v_cache, s.attn, act, shape, n, slot_stride, site->slots, site->positions);
+    be.attention_decode(qs, k_cache, v_cache, s.attn, act, shape, n, slot_stride, site->slots, site->positions);
   } else {
     shape.n_queries = n;
     shape.n_keys = site->past + n;
     shape.causal = true;
-    be.attention(s.qkv, offset_by(k_cache, site->slot * slot_stride, kv_dtype),
+    be.attention(qs, offset_by(k_cache, site->slot * slot_stride, kv_dtype),
                  offset_by(v_cache, site->slot * slot_stride, kv_dtype), s.attn, act, shape, 1, 0, 0, 0);
   }
 }

@@ -83,7 +83,12 @@ struct LayerGeometry {
 
 struct TransformerLayer {
   NormBlock norm1, norm2;
-  LinearBlock qkv, out, up, down;
+  // Fused [q; k; v] as one matrix (one GEMM whose rows interleave q | k | v), or, when the
+  // backend keeps separately stored parts apart (the CPU backend's views of q_proj, k_proj,
+  // v_proj), three blocks writing planar q, k and v: no copy of the weights or the outputs.
+  LinearBlock qkv;
+  std::vector<LinearBlock> qkv_parts;
+  LinearBlock out, up, down;
 };
 
 // Uploads stacked parts (same input width) as one block: [q; k; v], [gate; up]. A part without

@@ -1,6 +1,7 @@
 #include "lumen/models/imp_device_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
 #include "lumen/core/error.h"
@@ -38,7 +39,7 @@ struct DeviceImpModel::Scratch {
 
 // The buffers (and graph) of one decode batch size over one cache.
 struct DecodeStep final : KvCache::Attachment {
-  const void* model = nullptr;  // the DeviceImpModel it was recorded for
+  uint64_t model = 0;           // the serial of the DeviceImpModel it was recorded for
   int64_t batch = 0;            // the batch size (graphed), or the largest it holds
   bool graphed = false;
   DeviceBuffer ids, slots, positions, hidden, logits, next;
@@ -47,8 +48,12 @@ struct DecodeStep final : KvCache::Attachment {
   std::unique_ptr<BackendGraph> graph;
 };
 
+namespace {
+std::atomic<uint64_t> next_model_serial{1};
+}  // namespace
+
 DeviceImpModel::DeviceImpModel(const ImpConfig& config, Backend& backend, DType act)
-    : config_(config), backend_(&backend), act_(act), w_(std::make_unique<Weights>()),
+    : config_(config), backend_(&backend), act_(act), serial_(next_model_serial++), w_(std::make_unique<Weights>()),
       scratch_(std::make_unique<Scratch>()) {}
 
 DeviceImpModel::~DeviceImpModel() = default;
@@ -232,18 +237,18 @@ void DeviceImpModel::decode(const int32_t* tokens, const int32_t* slots, int64_t
   DecodeStep* step = nullptr;
   for (auto& attachment : cache.attachments()) {
     auto* candidate = dynamic_cast<DecodeStep*>(attachment.get());
-    if (candidate == nullptr || candidate->model != this || candidate->graphed != use_graphs) continue;
+    if (candidate == nullptr || candidate->model != serial_ || candidate->graphed != use_graphs) continue;
     if (use_graphs ? candidate->batch == batch : candidate->batch >= batch) step = candidate;
   }
   if (step == nullptr && !use_graphs) {  // outgrown: the larger one replaces it
     std::erase_if(cache.attachments(), [&](const auto& attachment) {
       auto* candidate = dynamic_cast<DecodeStep*>(attachment.get());
-      return candidate != nullptr && candidate->model == this && !candidate->graphed;
+      return candidate != nullptr && candidate->model == serial_ && !candidate->graphed;
     });
   }
   if (step == nullptr) {
     auto fresh = std::make_unique<DecodeStep>();
-    fresh->model = this;
+    fresh->model = serial_;
     fresh->batch = batch;
     fresh->graphed = use_graphs;
     const auto n = static_cast<size_t>(batch);

@@ -49,7 +49,8 @@ class DeviceImpModel {
   // ImpModel::encode_images (the observer sees downloaded copies).
   std::vector<float> encode_images(const float* pixels, int64_t n_images, const VisionObserver& observer = {},
                                    std::vector<float>* vision_features = nullptr);
-  // The same, leaving the embeddings in backend memory (valid until the next call).
+  // The same, leaving the embeddings in backend memory, valid until the next encode: for a
+  // single caller (lumen bench), as another thread's encode may overwrite them.
   const float* encode_images_on_device(const float* pixels, int64_t n_images);
 
   // A cache of `slots` sequences of `capacity` positions in this model's backend, in the KV
@@ -82,6 +83,9 @@ class DeviceImpModel {
   Backend* backend_;
   DType act_;
   MatmulPrecision precision_ = MatmulPrecision::kExact;  // of the decoder's matrices
+  // Unique per model ever made: a cache's recorded decode steps belong to one model (an
+  // address could be reused by the next).
+  uint64_t serial_ = 0;
   bool graphs_ = true;
   std::unique_ptr<Weights> w_;
   std::unique_ptr<Scratch> scratch_;

@@ -23,8 +23,9 @@ struct GenerationOptions {
   bool ignore_eos = false;
   std::vector<std::string> stop;  // stop strings; the text ends before the first one
   bool keep_logits = false;       // record the first and last step's full logits
-  // Called with each sampled token and the logits it was sampled from (the caption embedder's
-  // confidences); may be empty.
+  // Called with each sampled token and the logits the sampler left (the caption embedder's
+  // confidences): as the model gave them for greedy decoding; after the repetition penalty and
+  // temperature otherwise. May be empty.
   std::function<void(int32_t token, std::span<const float> logits)> on_token;
 };
 

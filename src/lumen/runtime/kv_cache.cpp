@@ -66,7 +66,8 @@ void KvCache::set_length(int64_t slot, int64_t length) {
 }
 
 void KvCache::discard(int64_t slot) {
-  if (length(slot) == 0) return;
+  // Even at length 0: a prefill that failed part-way wrote positions it never counted.
+  length(slot);  // checks the slot
   lengths_[static_cast<size_t>(slot)] = 0;
   const size_t element = dtype_size(dtype_);
   const size_t bytes = static_cast<size_t>(slot_stride()) * element;

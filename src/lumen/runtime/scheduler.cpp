@@ -17,6 +17,22 @@ double seconds_since(std::chrono::steady_clock::time_point since) {
 constexpr const char* kShuttingDown = "the server is shutting down";
 
 std::exception_ptr shutting_down() { return std::make_exception_ptr(Error(kShuttingDown, ErrorKind::kUnavailable)); }
+
+// Slots of the scheduler's cache: one per running sequence and per held conversation. A backend
+// that allocates memory when asked (CUDA) gets no more slots of the whole context than
+// max_kv_bytes holds (at least one); on the CPU only written positions take memory, so the
+// byte budget is enforced at admission instead.
+int64_t pool_slots(const Engine& engine, const SchedulerOptions& options) {
+  const int64_t wanted = options.max_sequences + std::max(0, options.prefix_cache_entries);
+  if (engine.backend().allocates_lazily()) return wanted;
+  const PhiConfig& c = engine.model().config().text;
+  const uint64_t slot_bytes = static_cast<uint64_t>(c.num_layers) * static_cast<uint64_t>(c.max_positions) *
+                              static_cast<uint64_t>(c.num_kv_heads * c.head_dim()) * 2 *
+                              dtype_size(engine.device_model().kv_dtype());
+  const auto fit = static_cast<int64_t>(options.max_kv_bytes / std::max<uint64_t>(slot_bytes, 1));
+  return std::max<int64_t>(1, std::min(wanted, fit));
+}
+
 }  // namespace
 
 struct BatchScheduler::Sequence {
@@ -43,7 +59,7 @@ BatchScheduler::BatchScheduler(const Engine& engine, const SchedulerOptions& opt
     : engine_(engine),
       options_(options),
       observer_(observer),
-      pool_(engine.device_model().make_cache(options.max_sequences + std::max(0, options.prefix_cache_entries),
+      pool_(engine.device_model().make_cache(pool_slots(engine, options),
                                              engine.model().config().text.max_positions)),
       prefix_cache_(pool_, engine.model().tokens_per_image(), options.prefix_cache_bytes,
                     static_cast<size_t>(std::max(0, options.prefix_cache_entries))) {
@@ -136,7 +152,8 @@ void BatchScheduler::loop() {
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !running.empty(); });
       if (stopping_) break;
       uint64_t kv = running_kv_bytes_;
-      while (!queue_.empty() && running.size() + admitted.size() < static_cast<size_t>(options_.max_sequences)) {
+      const auto slots = static_cast<size_t>(std::min<int64_t>(options_.max_sequences, pool_.slots()));
+      while (!queue_.empty() && running.size() + admitted.size() < slots) {
         const Sequence& next = *queue_.front();
         const uint64_t need = kv_bytes(next.positions + std::max<int64_t>(next.budget, 0));
         // The first sequence always runs, so one larger than the whole budget still makes progress.
@@ -188,8 +205,13 @@ void BatchScheduler::loop() {
       running_kv_bytes_ -= seq->cache_bytes;
       seq->cache_bytes = 0;
       if (seq->slot < 0) continue;
+      // free_slot never allocates (free_slots_ was filled with every slot at construction).
       if (pool_.length(seq->slot) >= seq->positions && seq->positions > 0) {
-        for (int64_t freed : prefix_cache_.release(std::move(seq->keys), seq->slot)) free_slot(freed);
+        try {
+          for (int64_t freed : prefix_cache_.release(std::move(seq->keys), seq->slot)) free_slot(freed);
+        } catch (...) {  // out of memory holding it: the slot is simply not kept
+          free_slot(seq->slot);
+        }
       } else {
         free_slot(seq->slot);
       }
