@@ -10,11 +10,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "lumen/backend/device.h"
 #include "lumen/core/error.h"
 #include "lumen/formats/safetensors.h"
+#include "lumen/kernels/cpu/elementwise.h"
+#include "lumen/kernels/cpu/linear.h"
 #include "lumen/models/imp_device_model.h"
 #include "lumen/runtime/engine.h"
 #include "lumen/runtime/generator.h"
@@ -275,6 +278,39 @@ TEST(DeviceModelBatch, BatchedDecodeMatchesSingleSequences) {
     EXPECT_EQ(batch_cache.length(0), 0) << device;
     EXPECT_EQ(batch_cache.length(3), 0) << device;
   }
+}
+
+// The decoder observer sees every layer's named intermediates during prefill, and the last
+// layer's output, through the final LayerNorm and lm_head computed here on the host, gives the
+// logits prefill returns.
+TEST(DeviceModelObserver, DecoderStatesLeadToTheLogits) {
+  auto engine = Engine::load(testing::fixtures_dir() / "imp-tiny-a");
+  DeviceImpModel& model = engine->device_model();
+  const HostDecoder& decoder = engine->model().decoder();
+  const int64_t layers = engine->model().config().text.num_layers, d = decoder.geometry.hidden;
+  std::map<std::string, int64_t> seen;
+  std::vector<float> last_output;
+  model.set_decoder_observer([&](std::string_view name, int64_t layer, const float* rows, int64_t n, int64_t width) {
+    seen[std::string(name)] += 1;
+    EXPECT_EQ(n, 3);
+    if (name == "output" && layer == layers - 1) last_output.assign(rows + (n - 1) * width, rows + n * width);
+  });
+  const std::vector<int32_t> prompt = {50256, 464, 3290};
+  std::vector<float> embeds(prompt.size() * static_cast<size_t>(d));
+  decoder.embed(prompt.data(), 3, embeds.data());
+  KvCache cache = model.make_cache(1, 8);
+  std::vector<float> logits(static_cast<size_t>(decoder.vocab_size));
+  model.prefill(embeds.data(), 3, cache, 0, logits.data());
+  model.set_decoder_observer({});
+  EXPECT_EQ(seen["embeddings"], 1);
+  for (const char* name : {"norm1", "attention", "mlp", "output"}) EXPECT_EQ(seen[name], layers) << name;
+  ASSERT_EQ(static_cast<int64_t>(last_output.size()), d);
+  std::vector<float> normed(static_cast<size_t>(d)), expected(logits.size());
+  const LayerNormWeights& ln = decoder.final_norm.weights;
+  layer_norm(last_output.data(), 1, d, ln.gamma.data(), ln.beta.data(), ln.eps, normed.data());
+  linear_reference(normed.data(), 1, decoder.lm_head.weight,
+                   decoder.lm_head.bias.empty() ? nullptr : decoder.lm_head.bias.data(), expected.data());
+  EXPECT_LE(max_abs_diff(logits.data(), expected), 1e-4);
 }
 
 // The fixture parity test of imp_fixture_test, through Engine and generate() on --device cuda

@@ -162,8 +162,9 @@ void attend(Backend& be, DType act, const TransformerLayer& layer, const LayerGe
 }
 
 // x += down(act(up h)) or down(act(gate h) * up h), h = normed.
+template <typename Observe>
 void feed_forward(Backend& be, DType act, const TransformerLayer& layer, const LayerGeometry& g, int64_t n, float* x,
-                  const LayerScratch& s) {
+                  const LayerScratch& s, const Observe* observe) {
   be.linear(s.normed, act, n, layer.up.weight, layer.up.b(), s.up, act, false);
   void* inner = s.up;
   if (g.gated_mlp) {
@@ -172,19 +173,41 @@ void feed_forward(Backend& be, DType act, const TransformerLayer& layer, const L
   } else {
     be.activation(g.activation, s.up, act, n * g.intermediate);
   }
+  if (observe != nullptr) (*observe)("mlp", inner, act, g.intermediate);
   be.linear(inner, act, n, layer.down.weight, layer.down.b(), x, DType::kF32, true);
 }
 
 }  // namespace
 
+void observe_rows(Backend& be, const BlockObserver& observer, std::string_view name, int64_t layer, const void* rows,
+                  DType dtype, int64_t n_rows, int64_t width) {
+  const int64_t count = n_rows * width;
+  std::vector<float> host(static_cast<size_t>(count));
+  if (dtype == DType::kF32) {
+    be.copy_to_host(host.data(), rows, host.size() * sizeof(float));
+  } else {
+    DeviceBuffer f32 = be.allocate(host.size() * sizeof(float));
+    be.convert(rows, dtype, f32.data(), DType::kF32, count);
+    be.copy_to_host(host.data(), f32.data(), host.size() * sizeof(float));
+  }
+  observer(name, layer, host.data(), n_rows, width);
+}
+
 void run_layer(Backend& be, DType act, const TransformerLayer& layer, const LayerGeometry& g, int64_t n, float* x,
-               const LayerScratch& s, const CacheSite* site, const SequenceBatch* batch) {
+               const LayerScratch& s, const CacheSite* site, const SequenceBatch* batch, const BlockObserver* observer,
+               int64_t layer_index) {
+  auto observe = [&](std::string_view name, const void* rows, DType dtype, int64_t width) {
+    if (observer != nullptr && *observer) observe_rows(be, *observer, name, layer_index, rows, dtype, n, width);
+  };
   apply_norm(be, layer.norm1, x, n, g.hidden, s.normed, act);
+  observe("norm1", s.normed, act, g.hidden);
   attend(be, act, layer, g, n, s, site, batch);
+  observe("attention", s.attn, act, g.q_width());
   be.linear(s.attn, act, n, layer.out.weight, layer.out.b(), x, DType::kF32, true);
   // Parallel: the MLP reads the same normed rows (their own buffer, untouched by x += ...).
   if (!g.parallel_residual) apply_norm(be, layer.norm2, x, n, g.hidden, s.normed, act);
-  feed_forward(be, act, layer, g, n, x, s);
+  feed_forward(be, act, layer, g, n, x, s, observer != nullptr && *observer ? &observe : nullptr);
+  observe("output", x, DType::kF32, g.hidden);
 }
 
 }  // namespace lumen

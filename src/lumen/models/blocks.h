@@ -138,9 +138,17 @@ struct SequenceBatch {
 
 // One layer over n rows of x (fp32 [n, d], backend memory), in place. Exactly one of `site`
 // (causal over a KV cache slot) and `batch` (bidirectional, no cache) is given. Rotary uses
-// `site`'s positions, so it needs a site.
+// `site`'s positions, so it needs a site. With an observer (which costs a copy to the host
+// each), it sees, with `layer` as given: "norm1" (the normed input [n, d]), "attention" (the
+// attention heads' output before the out projection [n, q_width]), "mlp" (the MLP's inner
+// activations [n, intermediate]) and "output" (x after the layer [n, d]).
 void run_layer(Backend& backend, DType act, const TransformerLayer& layer, const LayerGeometry& geometry, int64_t n,
-               float* x, const LayerScratch& scratch, const CacheSite* site, const SequenceBatch* batch);
+               float* x, const LayerScratch& scratch, const CacheSite* site, const SequenceBatch* batch,
+               const BlockObserver* observer = nullptr, int64_t layer_index = 0);
+
+// Hands rows of backend memory (of `dtype`) to an observer as fp32 host rows.
+void observe_rows(Backend& backend, const BlockObserver& observer, std::string_view name, int64_t layer,
+                  const void* rows, DType dtype, int64_t n_rows, int64_t width);
 
 // Pointer `elements` elements of `dtype` past base.
 inline void* offset_by(void* base, int64_t elements, DType dtype) {

@@ -144,9 +144,12 @@ void DeviceImpModel::decoder_layers(int64_t n, float* hidden, const LayerScratch
   site.decode = decode_step;
   site.slot = slot;
   site.past = past;
+  const BlockObserver* observer = decode_step || !decoder_observer_ ? nullptr : &decoder_observer_;
+  if (observer != nullptr) observe_rows(*backend_, *observer, "embeddings", -1, hidden, DType::kF32, n, w_->text_geometry.hidden);
   for (size_t l = 0; l < w_->text.size(); ++l) {
     site.layer = static_cast<int64_t>(l);
-    run_layer(*backend_, act_, w_->text[l], w_->text_geometry, n, hidden, scratch, &site, nullptr);
+    run_layer(*backend_, act_, w_->text[l], w_->text_geometry, n, hidden, scratch, &site, nullptr, observer,
+              static_cast<int64_t>(l));
   }
 }
 

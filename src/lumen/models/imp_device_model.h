@@ -44,6 +44,11 @@ class DeviceImpModel {
   int64_t tokens_per_image() const { return config_.vision.num_patches(); }
   // Decode steps as graphs (when the backend can) or op by op; benchmarks compare the two.
   void set_graphs(bool on) { graphs_ = on; }
+  // Sees the decoder's named intermediates during prefill (models/blocks.h run_layer: per
+  // layer "norm1", "attention", "mlp", "output"; and "embeddings", the input rows, as layer
+  // -1): fixture comparisons and divergence hunting. Each costs a copy to the host; decode
+  // steps (recorded as graphs) are not observed. Empty: off.
+  void set_decoder_observer(BlockObserver observer) { decoder_observer_ = std::move(observer); }
 
   // pixels: [n_images, 3, S, S] host -> host [n_images * tokens_per_image, text hidden], like
   // ImpModel::encode_images (the observer sees downloaded copies).
@@ -87,6 +92,7 @@ class DeviceImpModel {
   // address could be reused by the next).
   uint64_t serial_ = 0;
   bool graphs_ = true;
+  BlockObserver decoder_observer_;
   std::unique_ptr<Weights> w_;
   std::unique_ptr<Scratch> scratch_;
   std::mutex mutex_;  // one forward at a time: scratch is shared
