@@ -49,26 +49,28 @@ nlohmann::json measured(double value) { return value > 0 ? nlohmann::json(value)
 
 int run_bench(int argc, char** argv) {
   std::vector<std::string> quants, thread_args;
-  int64_t repeats = 3, batch = 2, text_tokens = 60, decode_tokens = 128, decode_batch = -1;
+  int64_t repeats = 3, batch = -1, text_tokens = 60, decode_tokens = -1, decode_batch = -1;
   std::string config_path, device = "cpu";
   bool json = false, no_vision = false, no_graph_compare = false;
   ArgParser parser("bench", "lumen bench [--device cpu|cuda[:N]] [--quant Q]... [--threads T]... [--repeats N] [--json]",
                    "Measure image encode time, prefill and decode tokens/s, GFLOP/s, GB/s and peak memory on\n"
                    "Imp-v1-3B's exact shapes with random weights made in memory (nothing is downloaded or\n"
                    "written), on the CPU or a GPU, through the same code. Figures are medians over --repeats\n"
-                   "runs after one warm-up.");
+                   "runs after one warm-up. The CPU defaults (one format, 32 decoded tokens, no batched\n"
+                   "figures, short warm-ups) finish in a few minutes on a 2-core machine.");
   parser.option("--device", "", "DEV", "cpu, cuda or cuda:N (default cpu)", &device);
   parser.repeated("--quant", "-q", "Q",
-                  "weight format: f32, f16, bf16, q8_0, q4_0 (repeatable; default f16, q8_0, q4_0 on cpu, bf16 on "
-                  "a GPU, whose activations follow: bf16 for q8_0 and q4_0)",
+                  "weight format: f32, f16, bf16, q8_0, q4_0 (repeatable; default q4_0 on cpu, bf16 on a GPU, "
+                  "whose activations follow: bf16 for q8_0 and q4_0)",
                   &quants);
   parser.repeated("--threads", "-t", "T", "thread count (repeatable; default: one per core)", &thread_args);
   parser.option("--repeats", "-r", "N", "timed runs per figure, reported as the median (default 3)", &repeats, 1, 1000);
-  parser.option("--batch", "", "N", "images per forward pass for the images/s figure; 0 skips it (default 2)", &batch,
-                0, 64);
+  parser.option("--batch", "", "N", "images per forward pass for the images/s figure; 0 skips it (default 0 on cpu, 2 on a GPU)",
+                &batch, 0, 64);
   parser.option("--text-tokens", "", "N", "text tokens after the image in the prompt (default 60)", &text_tokens, 1,
                 2000);
-  parser.option("--decode-tokens", "", "N", "tokens decoded after the prefill (default 128)", &decode_tokens, 1, 2000);
+  parser.option("--decode-tokens", "", "N", "tokens decoded after the prefill (default 32 on cpu, as llama-bench's tg32; 128 on a GPU)",
+                &decode_tokens, 1, 2000);
   parser.option("--decode-batch", "", "N",
                 "sequences decoded together for the batched figure; 0 skips it (default 0 on cpu, 32 on a GPU)",
                 &decode_batch, 0, 4096);
@@ -80,8 +82,10 @@ int run_bench(int argc, char** argv) {
   parser.flag("--json", "", "print one JSON object per run instead of the table", &json);
   if (!parser.parse(argc, argv)) return 0;
   const DeviceSpec spec = parse_device(device);
-  if (quants.empty()) quants = spec.is_cpu() ? std::vector<std::string>{"f16", "q8_0", "q4_0"} : std::vector<std::string>{"bf16"};
+  if (quants.empty()) quants = {spec.is_cpu() ? "q4_0" : "bf16"};
   if (decode_batch < 0) decode_batch = spec.is_cpu() ? 0 : 32;
+  if (batch < 0) batch = spec.is_cpu() ? 0 : 2;
+  if (decode_tokens < 0) decode_tokens = spec.is_cpu() ? 32 : 128;
   std::vector<int> threads;
   for (const auto& t : thread_args) {
     int value = 0;
@@ -106,6 +110,7 @@ int run_bench(int argc, char** argv) {
   options.decode_batch = decode_batch;
   options.vision = !no_vision;
   options.compare_graphs = !no_graph_compare;
+  options.full_warmup = !spec.is_cpu();
   for (const auto& q : quants) parse_weight_format(q);  // reject bad names before any run
   // The device, before anything is printed: a missing GPU is one line ("no CUDA device").
   std::string device_name;

@@ -4,7 +4,9 @@
 // (runtime/random_weights.h) loaded as an ImpModel and uploaded as the one forward pass
 // (models/imp_device_model.h) to the backend `device` names.
 //
-// What one run measures (medians over `repeats`, after one untimed warm-up of each stage):
+// What one run measures (medians over `repeats`, after one untimed warm-up of each stage: the
+// same work with `full_warmup` (a GPU's graphs and allocator need it), otherwise a short one,
+// a few prompt tokens and decode steps, which is all the CPU needs):
 //   image encode   one image through the vision tower and projector (729 tokens for Imp-v1-3B):
 //                  host pixels uploaded (and im2col), embeddings left in backend memory
 //   batch encode   `batch` images in one forward pass -> images per second
@@ -39,6 +41,7 @@ struct BenchOptions {
   int64_t decode_batch = 0;    // sequences in the batched decode; 0 skips it
   bool vision = true;          // false: skip the vision stages (prefill uses random embeddings)
   bool compare_graphs = true;  // also time batch-1 decode op by op, where the backend has graphs
+  bool full_warmup = true;     // warm each stage up with the timed work itself (see above)
   uint64_t probe_bytes = uint64_t{1} << 30;  // bandwidth probe's buffer; 0 skips the probe
 };
 

@@ -9,9 +9,19 @@
 
 namespace lumen {
 
+namespace {
+// AVX2 kernels serve both x86 vector levels where no AVX-512 version exists.
+bool has_avx2() { return cpu_level() == CpuLevel::kAvx2 || cpu_level() == CpuLevel::kAvx512; }
+}  // namespace
+
 void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, float* y) {
+  const bool avx2 = has_avx2();
   auto body = [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
+      if (avx2) {
+        kernels::layer_norm_row_avx2(x + r * n, n, gamma, beta, eps, y + r * n);
+        continue;
+      }
       const float* xr = x + r * n;
       float* yr = y + r * n;
       // Two passes in double: the mean, then the centred variance (as torch computes it).
@@ -37,8 +47,13 @@ void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, con
 }
 
 void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, float* y) {
+  const bool avx2 = has_avx2();
   auto body = [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
+      if (avx2) {
+        kernels::rms_norm_row_avx2(x + r * n, n, gamma, eps, y + r * n);
+        continue;
+      }
       const float* xr = x + r * n;
       float* yr = y + r * n;
       double sq = 0.0;
@@ -61,49 +76,72 @@ float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(kBeta * (x + 0.044715f * x * x * x)));
 }
 
-void activation_inplace(Activation act, float* x, int64_t n) {
-  const bool avx512 = cpu_level() == CpuLevel::kAvx512;
-  auto body = [&](size_t begin, size_t end) {
-    if (avx512 && act == Activation::kGeluTanh) {
-      kernels::gelu_tanh_avx512(x + begin, static_cast<int64_t>(end - begin));
-      return;
-    }
-    if (avx512 && act == Activation::kQuickGelu) {
-      kernels::quick_gelu_avx512(x + begin, static_cast<int64_t>(end - begin));
-      return;
-    }
+namespace {
+
+// act over x[0, n) on the calling thread, by the best kernel of this CPU level.
+void activate_span(Activation act, float* x, int64_t n) {
+  const CpuLevel level = cpu_level();
+  if (level == CpuLevel::kAvx512 && act == Activation::kGeluTanh) return kernels::gelu_tanh_avx512(x, n);
+  if (level == CpuLevel::kAvx512 && act == Activation::kQuickGelu) return kernels::quick_gelu_avx512(x, n);
+  if (has_avx2()) {
     switch (act) {
-      case Activation::kGeluErf:
-        for (size_t i = begin; i < end; ++i) x[i] = gelu_erf(x[i]);
-        break;
-      case Activation::kGeluTanh:
-        for (size_t i = begin; i < end; ++i) x[i] = gelu_tanh(x[i]);
-        break;
-      case Activation::kQuickGelu:
-        for (size_t i = begin; i < end; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
-        break;
-      case Activation::kRelu:
-        for (size_t i = begin; i < end; ++i) x[i] = std::max(0.0f, x[i]);
-        break;
-      case Activation::kSilu:
-        for (size_t i = begin; i < end; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
-        break;
+      case Activation::kGeluTanh: return kernels::gelu_tanh_avx2(x, n);
+      case Activation::kGeluErf: return kernels::gelu_erf_avx2(x, n);
+      case Activation::kQuickGelu: return kernels::sigmoid_scaled_avx2(x, n, 1.702f);
+      case Activation::kSilu: return kernels::sigmoid_scaled_avx2(x, n, 1.0f);
+      case Activation::kRelu: break;  // the portable loop vectorises
     }
-  };
-  if (n < 65536) {
-    body(0, static_cast<size_t>(n));
-  } else {
-    ThreadPool::global().parallel_for(static_cast<size_t>(n), 4096, body);
+  }
+  switch (act) {
+    case Activation::kGeluErf:
+      for (int64_t i = 0; i < n; ++i) x[i] = gelu_erf(x[i]);
+      break;
+    case Activation::kGeluTanh:
+      for (int64_t i = 0; i < n; ++i) x[i] = gelu_tanh(x[i]);
+      break;
+    case Activation::kQuickGelu:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+      break;
+    case Activation::kRelu:
+      for (int64_t i = 0; i < n; ++i) x[i] = std::max(0.0f, x[i]);
+      break;
+    case Activation::kSilu:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+      break;
   }
 }
 
+}  // namespace
+
+void activation_inplace(Activation act, float* x, int64_t n) {
+  if (n < 65536) {
+    activate_span(act, x, n);
+    return;
+  }
+  ThreadPool::global().parallel_for(static_cast<size_t>(n), 4096, [&](size_t begin, size_t end) {
+    activate_span(act, x + begin, static_cast<int64_t>(end - begin));
+  });
+}
+
 void gated_activation(Activation act, const float* gate_up, int64_t rows, int64_t inner, float* out) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float* o = out + r * inner;
-    std::copy_n(gate_up + r * 2 * inner, inner, o);
-    activation_inplace(act, o, inner);
-    const float* up = gate_up + r * 2 * inner + inner;
-    for (int64_t i = 0; i < inner; ++i) o[i] *= up[i];
+  const bool avx2 = has_avx2();
+  auto body = [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; ++r) {
+      float* o = out + r * inner;
+      std::copy_n(gate_up + r * 2 * inner, inner, o);
+      activate_span(act, o, inner);
+      const float* up = gate_up + r * 2 * inner + inner;
+      if (avx2) {
+        kernels::multiply_inplace_avx2(o, up, inner);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) o[i] *= up[i];
+      }
+    }
+  };
+  if (rows * inner < 65536) {
+    body(0, static_cast<size_t>(rows));
+  } else {
+    ThreadPool::global().parallel_for(static_cast<size_t>(rows), 1, body);
   }
 }
 
@@ -113,6 +151,10 @@ void add_inplace(float* y, const float* x, int64_t n) {
 
 void softmax_inplace(float* x, int64_t n) {
   if (n <= 0) return;
+  if (has_avx2()) {
+    kernels::softmax_avx2(x, n);
+    return;
+  }
   float max = x[0];
   for (int64_t i = 1; i < n; ++i) max = std::max(max, x[i]);
   double sum = 0.0;
