@@ -28,7 +28,7 @@ TEST(Activation, VectorisedMatchesScalarFormulas) {
                         ? static_cast<float>(0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))))
                         : static_cast<float>(v / (1 + std::exp(-1.702 * v)));
     }
-    for (CpuLevel level : {CpuLevel::kGeneric, CpuLevel::kAvx512}) {
+    for (CpuLevel level : cpu_levels_of_this_arch()) {
       set_cpu_level_cap(level);
       std::vector<float> y = x;
       activation_inplace(act, y.data(), static_cast<int64_t>(y.size()));

@@ -6,6 +6,7 @@
 #include "lumen/core/cpu_features.h"
 #include "lumen/core/thread_pool.h"
 #include "lumen/kernels/cpu/elementwise_kernels.h"
+#include "lumen/kernels/cpu/neon_kernels.h"
 
 namespace lumen {
 
@@ -62,8 +63,13 @@ float gelu_tanh(float x) {
 }
 
 void activation_inplace(Activation act, float* x, int64_t n) {
+#if defined(__x86_64__)
   const bool avx512 = cpu_level() == CpuLevel::kAvx512;
+#elif defined(__aarch64__)
+  const bool neon = cpu_level() != CpuLevel::kGeneric;
+#endif
   auto body = [&](size_t begin, size_t end) {
+#if defined(__x86_64__)
     if (avx512 && act == Activation::kGeluTanh) {
       kernels::gelu_tanh_avx512(x + begin, static_cast<int64_t>(end - begin));
       return;
@@ -72,6 +78,9 @@ void activation_inplace(Activation act, float* x, int64_t n) {
       kernels::quick_gelu_avx512(x + begin, static_cast<int64_t>(end - begin));
       return;
     }
+#elif defined(__aarch64__)
+    if (neon && kernels::activation_neon(act, x + begin, static_cast<int64_t>(end - begin))) return;
+#endif
     switch (act) {
       case Activation::kGeluErf:
         for (size_t i = begin; i < end; ++i) x[i] = gelu_erf(x[i]);
