@@ -24,6 +24,7 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory fuzz-ci
+	@$(MAKE) --no-print-directory test-arm64
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang, in
 # $(SAN_BUILD_DIR), which also holds the fuzzers). See docs/hardening.md.
@@ -45,6 +46,17 @@ fuzz: deps
 # What CI runs: each target for 30 s.
 fuzz-ci: deps
 	@FUZZ_BUILD_DIR=$(SAN_BUILD_DIR) JOBS=$(JOBS) bash scripts/fuzz.sh 30
+
+# Arm64: the kernel-vs-reference and Imp fixture tests cross-compiled for aarch64 (Debian's
+# g++-aarch64-linux-gnu, cmake/aarch64-linux-gnu.cmake) into $(ARM64_BUILD_DIR), then run under
+# qemu-aarch64 once per Arm CPU level (generic, neon, dotprod, fp16). See tests/arm64.
+ARM64_BUILD_DIR ?= build-arm64
+.PHONY: test-arm64
+test-arm64: deps
+	@cmake -S tests/arm64 -B $(ARM64_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake >/dev/null
+	@cmake --build $(ARM64_BUILD_DIR) -j $(JOBS) --target lumen_arm64_tests
+	bash tests/arm64/run.sh $(ARM64_BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

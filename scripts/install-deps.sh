@@ -16,6 +16,10 @@ PACKAGES=(
   python3-dev python3-venv python3-setuptools python3-wheel pybind11-dev python3-pybind11
   python3-numpy python3-pytest python3-pil
   clang-14 libclang-rt-14-dev llvm-14  # sanitizer build, libFuzzer targets, symbolized reports
+  # make test-arm64 (tests/arm64): Debian's aarch64 cross compiler, qemu-user to run its test
+  # binary, and the arm64 libraries it links, from Debian's multiarch arm64 packages
+  g++-aarch64-linux-gnu qemu-user-static
+  libgtest-dev:arm64 libjpeg62-turbo-dev:arm64 libpng-dev:arm64
 )
 
 # Node.js and npm run the server's client tests (the official `openai` npm package); the
@@ -36,5 +40,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The :arm64 packages need arm64 among dpkg's architectures (and apt's lists) first.
+if [[ " ${missing[*]}" == *":arm64"* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -95,7 +95,7 @@ TEST_P(AttentionAgainstReference, StoreKvRowsRoundsLikeScalar) {
   EXPECT_EQ(copy, values);
 }
 
-INSTANTIATE_TEST_SUITE_P(Levels, AttentionAgainstReference, ::testing::Values(CpuLevel::kGeneric, CpuLevel::kAvx512),
+INSTANTIATE_TEST_SUITE_P(Levels, AttentionAgainstReference, ::testing::ValuesIn(cpu_levels_of_this_arch()),
                          [](const auto& info) { return std::string(cpu_level_name(info.param)); });
 
 }  // namespace

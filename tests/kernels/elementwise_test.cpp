@@ -1,5 +1,5 @@
 // The vectorised element-wise and row-wise kernels (activations, LayerNorm, RMSNorm, softmax,
-// gated MLP) against double-precision formulas, at every x86 CPU level this machine runs.
+// gated MLP) against double-precision formulas, at every CPU level of this architecture (skipped, saying so, where this CPU lacks one).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -141,7 +141,7 @@ TEST_P(ElementwiseAtLevel, SoftmaxMatchesDoubleReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, ElementwiseAtLevel,
-                         ::testing::Values(CpuLevel::kGeneric, CpuLevel::kAvx2, CpuLevel::kAvx512),
+                         ::testing::ValuesIn(cpu_levels_of_this_arch()),
                          [](const auto& info) { return std::string(cpu_level_name(info.param)); });
 
 }  // namespace

@@ -56,10 +56,12 @@ TEST_P(LinearAgainstReference, MatchesScalarReferenceOnOddShapes) {
     for (float& v : bias) v = normal(rng);
     std::vector<float> y(static_cast<size_t>(m * n)), expected(static_cast<size_t>(m * n));
     linear(x.data(), m, w.view, bias.data(), y.data());
-    // The portable and AVX2 paths are always exact; the AVX-512 path follows the requested precision,
-    // except the GEMV (m <= 4) over float weights, which is bandwidth bound and stays exact.
-    const bool reduced = precision == MatmulPrecision::kReduced && cpu_level() == CpuLevel::kAvx512 &&
-                         (dtype_block(dtype) != 1 || m > 4);
+    // The portable, AVX2 and NEON paths are always exact; the AVX-512 path follows the requested precision,
+    // except the GEMV (m <= 4) over float weights, which is bandwidth bound and stays exact; the
+    // Arm dotprod levels follow it over Q8_0/Q4_0 weights.
+    const bool reduced = precision == MatmulPrecision::kReduced &&
+                         ((cpu_level() == CpuLevel::kAvx512 && (dtype_block(dtype) != 1 || m > 4)) ||
+                          (cpu_level() >= CpuLevel::kNeonDotprod && dtype_block(dtype) != 1));
     if (reduced) {
       linear_reference_reduced(x.data(), m, w.view, bias.data(), expected.data());
     } else {
@@ -78,7 +80,7 @@ TEST_P(LinearAgainstReference, MatchesScalarReferenceOnOddShapes) {
 INSTANTIATE_TEST_SUITE_P(
     AllPaths, LinearAgainstReference,
     ::testing::Combine(::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0),
-                       ::testing::Values(CpuLevel::kGeneric, CpuLevel::kAvx2, CpuLevel::kAvx512),
+                       ::testing::ValuesIn(cpu_levels_of_this_arch()),
                        ::testing::Values(MatmulPrecision::kExact, MatmulPrecision::kReduced)),
     [](const auto& info) {
       return std::string(dtype_name(std::get<0>(info.param))) + "_" + cpu_level_name(std::get<1>(info.param)) +

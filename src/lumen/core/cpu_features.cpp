@@ -1,11 +1,29 @@
 #include "lumen/core/cpu_features.h"
 
 #include <atomic>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+// Bit numbers from the kernel's uapi (arch/arm64/include/uapi/asm/hwcap.h), for C libraries
+// whose headers predate them.
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1UL << 1)
+#endif
+#ifndef HWCAP_FPHP
+#define HWCAP_FPHP (1UL << 9)
+#endif
+#ifndef HWCAP_ASIMDHP
+#define HWCAP_ASIMDHP (1UL << 10)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
 #endif
 
 namespace lumen {
@@ -29,11 +47,24 @@ CpuFeatures detect() {
   f.avx512dq = __builtin_cpu_supports("avx512dq");
   f.avx512vnni = __builtin_cpu_supports("avx512vnni");
   f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+#elif defined(__aarch64__)
+#if defined(__linux__)
+  // HWCAP is what the kernel lets user space use (reading ID registers directly would trap
+  // on older kernels); qemu-user reports its -cpu model's features the same way.
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  f.neon = (hwcap & HWCAP_ASIMD) != 0;
+  f.dotprod = (hwcap & HWCAP_ASIMDDP) != 0;
+  f.fp16 = (hwcap & HWCAP_FPHP) != 0 && (hwcap & HWCAP_ASIMDHP) != 0;
+#else
+  f.neon = true;  // Advanced SIMD is mandatory in AArch64; the optional extensions stay off
+#endif
 #endif
   return f;
 }
 
-CpuLevel detected_level() {
+bool is_arm(CpuLevel level) { return static_cast<int>(level) >= static_cast<int>(CpuLevel::kNeon); }
+
+CpuLevel best_supported() {
   const CpuFeatures& f = cpu_features();
   CpuLevel level = CpuLevel::kGeneric;
   if (f.avx2 && f.fma && f.f16c) level = CpuLevel::kAvx2;
@@ -41,16 +72,33 @@ CpuLevel detected_level() {
       f.avx512bf16) {
     level = CpuLevel::kAvx512;
   }
+  if (f.neon) level = CpuLevel::kNeon;
+  if (f.neon && f.dotprod) level = CpuLevel::kNeonDotprod;
+  if (f.neon && f.dotprod && f.fp16) level = CpuLevel::kNeonFp16;
+  return level;
+}
+
+// `level` lowered to `cap` when the cap is kGeneric or a lower level of the same architecture.
+CpuLevel apply_cap(CpuLevel level, CpuLevel cap) {
+  if (cap == CpuLevel::kGeneric) return CpuLevel::kGeneric;
+  if (level == CpuLevel::kGeneric || is_arm(level) != is_arm(cap)) return level;
+  return static_cast<int>(cap) < static_cast<int>(level) ? cap : level;
+}
+
+CpuLevel detected_level() {
+  CpuLevel level = best_supported();
   if (const char* env = std::getenv("LUMEN_CPU_LEVEL")) {
-    CpuLevel cap = level;
-    if (std::strcmp(env, "generic") == 0) cap = CpuLevel::kGeneric;
-    if (std::strcmp(env, "avx2") == 0) cap = CpuLevel::kAvx2;
-    if (cap < level) level = cap;
+    // Unknown names cap nothing, like an unset variable.
+    for (CpuLevel named : {CpuLevel::kGeneric, CpuLevel::kAvx2, CpuLevel::kAvx512, CpuLevel::kNeon,
+                           CpuLevel::kNeonDotprod, CpuLevel::kNeonFp16}) {
+      if (std::strcmp(env, cpu_level_name(named)) == 0) level = apply_cap(level, named);
+    }
   }
   return level;
 }
 
-std::atomic<int> g_cap{static_cast<int>(CpuLevel::kAvx512)};
+constexpr int kNoCap = INT_MAX;
+std::atomic<int> g_cap{kNoCap};
 
 }  // namespace
 
@@ -62,7 +110,7 @@ const CpuFeatures& cpu_features() {
 CpuLevel cpu_level() {
   static const CpuLevel detected = detected_level();
   const int cap = g_cap.load(std::memory_order_relaxed);
-  return static_cast<int>(detected) < cap ? detected : static_cast<CpuLevel>(cap);
+  return cap == kNoCap ? detected : apply_cap(detected, static_cast<CpuLevel>(cap));
 }
 
 void set_cpu_level_cap(CpuLevel cap) { g_cap.store(static_cast<int>(cap), std::memory_order_relaxed); }
@@ -72,8 +120,21 @@ const char* cpu_level_name(CpuLevel level) {
     case CpuLevel::kGeneric: return "generic";
     case CpuLevel::kAvx2: return "avx2";
     case CpuLevel::kAvx512: return "avx512";
+    case CpuLevel::kNeon: return "neon";
+    case CpuLevel::kNeonDotprod: return "dotprod";
+    case CpuLevel::kNeonFp16: return "fp16";
   }
   return "?";
+}
+
+std::vector<CpuLevel> cpu_levels_of_this_arch() {
+#if defined(__aarch64__)
+  return {CpuLevel::kGeneric, CpuLevel::kNeon, CpuLevel::kNeonDotprod, CpuLevel::kNeonFp16};
+#elif defined(__x86_64__)
+  return {CpuLevel::kGeneric, CpuLevel::kAvx2, CpuLevel::kAvx512};
+#else
+  return {CpuLevel::kGeneric};
+#endif
 }
 
 }  // namespace lumen

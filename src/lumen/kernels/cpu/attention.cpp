@@ -10,6 +10,7 @@
 #include "lumen/core/error.h"
 #include "lumen/core/thread_pool.h"
 #include "lumen/kernels/cpu/attention_kernels.h"
+#include "lumen/kernels/cpu/neon_kernels.h"
 
 namespace lumen {
 
@@ -75,6 +76,7 @@ static void attention_generic(const float* q, const T* k, const T* v, float* out
   });
 }
 
+#if defined(__x86_64__)
 namespace {
 
 float* attention_scratch(int64_t floats) {
@@ -98,12 +100,19 @@ int64_t decode_chunk(int64_t n_keys, int64_t threads) {
 constexpr int64_t kQueryBlock = 32;
 
 }  // namespace
+#endif  // __x86_64__
 
 void attention(const float* q, const void* k, const void* v, float* out, const AttentionShape& s) {
   if (s.n_queries <= 0 || s.n_heads <= 0) return;
   if (s.kv_dtype != DType::kF32 && s.kv_dtype != DType::kF16) {
     fail("attention: keys and values must be f32 or f16, not ", dtype_name(s.kv_dtype));
   }
+#if defined(__aarch64__)
+  if (cpu_level() != CpuLevel::kGeneric) {
+    kernels::attention_neon(q, k, v, out, s);
+    return;
+  }
+#endif
   if (cpu_level() != CpuLevel::kAvx512) {
     if (s.kv_dtype == DType::kF16) {
       attention_generic(q, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v), out, s);
@@ -112,6 +121,7 @@ void attention(const float* q, const void* k, const void* v, float* out, const A
     }
     return;
   }
+#if defined(__x86_64__)
   ThreadPool& pool = ThreadPool::global();
   if (s.n_queries <= kDecodeMaxQueries) {
     const int64_t chunk = decode_chunk(s.n_keys, pool.size());
@@ -160,6 +170,7 @@ void attention(const float* q, const void* k, const void* v, float* out, const A
                                      scratch);
     }
   });
+#endif  // __x86_64__
 }
 
 void attention_reference(const float* q, const void* k, const void* v, float* out, const AttentionShape& s) {
@@ -194,8 +205,13 @@ void store_kv_rows(const float* src, int64_t n, int64_t width, DType dtype, void
   const int64_t count = n * width;
   if (dtype == DType::kF32) {
     std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(float));
+#if defined(__x86_64__)
   } else if (cpu_level() == CpuLevel::kAvx512) {
     kernels::f32_to_f16_avx512(src, count, static_cast<uint16_t*>(dst));
+#elif defined(__aarch64__)
+  } else if (cpu_level() != CpuLevel::kGeneric) {
+    kernels::f32_to_f16_neon(src, count, static_cast<uint16_t*>(dst));
+#endif
   } else {
     auto* out = static_cast<uint16_t*>(dst);
     for (int64_t i = 0; i < count; ++i) out[i] = f32_to_f16(src[i]);

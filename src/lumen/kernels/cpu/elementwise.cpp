@@ -6,22 +6,33 @@
 #include "lumen/core/cpu_features.h"
 #include "lumen/core/thread_pool.h"
 #include "lumen/kernels/cpu/elementwise_kernels.h"
+#include "lumen/kernels/cpu/neon_kernels.h"
 
 namespace lumen {
 
 namespace {
 // AVX2 kernels serve both x86 vector levels where no AVX-512 version exists.
+// (The x86 kernels are compiled only on x86-64, so their calls sit inside #if LUMEN_X86.)
+#if defined(__x86_64__)
+#define LUMEN_X86 1
 bool has_avx2() { return cpu_level() == CpuLevel::kAvx2 || cpu_level() == CpuLevel::kAvx512; }
+#else
+#define LUMEN_X86 0
+#endif
 }  // namespace
 
 void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, float* y) {
+#if LUMEN_X86
   const bool avx2 = has_avx2();
+#endif
   auto body = [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
+#if LUMEN_X86
       if (avx2) {
         kernels::layer_norm_row_avx2(x + r * n, n, gamma, beta, eps, y + r * n);
         continue;
       }
+#endif
       const float* xr = x + r * n;
       float* yr = y + r * n;
       // Two passes in double: the mean, then the centred variance (as torch computes it).
@@ -47,13 +58,17 @@ void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, con
 }
 
 void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, float* y) {
+#if LUMEN_X86
   const bool avx2 = has_avx2();
+#endif
   auto body = [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
+#if LUMEN_X86
       if (avx2) {
         kernels::rms_norm_row_avx2(x + r * n, n, gamma, eps, y + r * n);
         continue;
       }
+#endif
       const float* xr = x + r * n;
       float* yr = y + r * n;
       double sq = 0.0;
@@ -81,6 +96,7 @@ namespace {
 // act over x[0, n) on the calling thread, by the best kernel of this CPU level.
 void activate_span(Activation act, float* x, int64_t n) {
   const CpuLevel level = cpu_level();
+#if LUMEN_X86
   if (level == CpuLevel::kAvx512 && act == Activation::kGeluTanh) return kernels::gelu_tanh_avx512(x, n);
   if (level == CpuLevel::kAvx512 && act == Activation::kQuickGelu) return kernels::quick_gelu_avx512(x, n);
   if (has_avx2()) {
@@ -92,6 +108,9 @@ void activate_span(Activation act, float* x, int64_t n) {
       case Activation::kRelu: break;  // the portable loop vectorises
     }
   }
+#elif defined(__aarch64__)
+  if (level != CpuLevel::kGeneric && kernels::activation_neon(act, x, n)) return;
+#endif
   switch (act) {
     case Activation::kGeluErf:
       for (int64_t i = 0; i < n; ++i) x[i] = gelu_erf(x[i]);
@@ -124,18 +143,13 @@ void activation_inplace(Activation act, float* x, int64_t n) {
 }
 
 void gated_activation(Activation act, const float* gate_up, int64_t rows, int64_t inner, float* out) {
-  const bool avx2 = has_avx2();
   auto body = [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
       float* o = out + r * inner;
       std::copy_n(gate_up + r * 2 * inner, inner, o);
       activate_span(act, o, inner);
       const float* up = gate_up + r * 2 * inner + inner;
-      if (avx2) {
-        kernels::multiply_inplace_avx2(o, up, inner);
-      } else {
-        for (int64_t i = 0; i < inner; ++i) o[i] *= up[i];
-      }
+      for (int64_t i = 0; i < inner; ++i) o[i] *= up[i];  // vectorises at any ISA level
     }
   };
   if (rows * inner < 65536) {
@@ -151,10 +165,12 @@ void add_inplace(float* y, const float* x, int64_t n) {
 
 void softmax_inplace(float* x, int64_t n) {
   if (n <= 0) return;
+#if LUMEN_X86
   if (has_avx2()) {
     kernels::softmax_avx2(x, n);
     return;
   }
+#endif
   float max = x[0];
   for (int64_t i = 1; i < n; ++i) max = std::max(max, x[i]);
   double sum = 0.0;

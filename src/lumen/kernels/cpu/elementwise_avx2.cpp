@@ -115,12 +115,6 @@ void sigmoid_scaled_avx2(float* x, int64_t n, float k) {
   });
 }
 
-void multiply_inplace_avx2(float* y, const float* x, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
-  for (; i < n; ++i) y[i] *= x[i];
-}
-
 void layer_norm_row_avx2(const float* x, int64_t n, const float* gamma, const float* beta, float eps, float* y) {
   // Two passes in double, as the portable path: the mean, then the centred variance.
   const double mean = sum_double(x, n) / static_cast<double>(n);

@@ -14,7 +14,6 @@ void quick_gelu_avx512(float* x, int64_t n);  // in place, n values
 void gelu_tanh_avx2(float* x, int64_t n);
 void gelu_erf_avx2(float* x, int64_t n);
 void sigmoid_scaled_avx2(float* x, int64_t n, float k);  // x / (1 + e^(-k x)): quick_gelu, SiLU
-void multiply_inplace_avx2(float* y, const float* x, int64_t n);  // y[i] *= x[i]
 
 // One row of width n; x and y may alias.
 void layer_norm_row_avx2(const float* x, int64_t n, const float* gamma, const float* beta, float eps, float* y);

@@ -10,6 +10,7 @@
 #include "lumen/core/cpu_features.h"
 #include "lumen/core/thread_pool.h"
 #include "lumen/kernels/cpu/linear_kernels.h"
+#include "lumen/kernels/cpu/neon_kernels.h"
 
 namespace lumen {
 
@@ -57,6 +58,7 @@ void linear_generic(const float* x, int64_t m, const WeightMatrix& w, const floa
   });
 }
 
+#if defined(__x86_64__)
 // AVX2 machines: blocks of weight rows widened to fp32 once per thread, exact arithmetic.
 void linear_avx2(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
   constexpr int64_t kBlock = kernels::kAvx2RowsPerBlock;
@@ -103,6 +105,7 @@ void* packing_scratch() {
 
 // The GEMV handles up to this many rows of x per pass over the weights.
 constexpr int64_t kGemvMaxRows = 4;
+#endif  // __x86_64__
 
 }  // namespace
 
@@ -180,6 +183,15 @@ void linear_reference_reduced(const float* x, int64_t m, const WeightMatrix& w, 
 
 void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
   if (m <= 0 || w.rows <= 0) return;
+#if defined(__aarch64__)
+  if (cpu_level() != CpuLevel::kGeneric) {
+    kernels::linear_neon(x, m, w, bias, y);
+    return;
+  }
+#endif
+#if !defined(__x86_64__)
+  linear_generic(x, m, w, bias, y);  // no x86 kernels in this build
+#else
   if (cpu_level() == CpuLevel::kAvx2) {
     linear_avx2(x, m, w, bias, y);
     return;
@@ -260,6 +272,7 @@ void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias,
       kernels::gemm_f32_avx512(a, w, bias, y, n0, n1, scratch);
     }
   });
+#endif  // __x86_64__
 }
 
 }  // namespace lumen
