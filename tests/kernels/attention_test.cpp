@@ -47,9 +47,17 @@ void run_case(int64_t tq, int64_t tk, int64_t heads, int64_t kv_heads, int64_t d
   }
 }
 
+// Each test runs at every CPU level this machine can run; a level above the machine's is
+// skipped, saying so, rather than silently testing a lower one.
 class AttentionAgainstReference : public ::testing::TestWithParam<CpuLevel> {
  protected:
-  void SetUp() override { set_cpu_level_cap(GetParam()); }
+  void SetUp() override {
+    set_cpu_level_cap(GetParam());
+    if (cpu_level() < GetParam()) {
+      GTEST_SKIP() << "this CPU (or LUMEN_CPU_LEVEL) does not allow " << cpu_level_name(GetParam()) << ", only "
+                   << cpu_level_name(cpu_level());
+    }
+  }
   void TearDown() override { set_cpu_level_cap(CpuLevel::kAvx512); }
 };
 
@@ -70,6 +78,9 @@ TEST_P(AttentionAgainstReference, MatchesAcrossShapes) {
   run_case(1, 77, 16, 16, 64, true);    // decode kernels specialised per head size: 64, 96, 128
   run_case(2, 40, 17, 17, 96, true);    // one group of 16 heads and a lone head
   run_case(1, 50, 4, 4, 128, true);
+  run_case(1, 90, 12, 4, 20, true);     // head_dim not a multiple of 8: vector tails everywhere
+  run_case(40, 45, 3, 1, 5, false);     // a head smaller than one vector
+  run_case(67, 67, 2, 2, 44, true);     // prefill with a partial last vector of V
 }
 
 TEST_P(AttentionAgainstReference, F16KeysAndValues) {
@@ -77,6 +88,8 @@ TEST_P(AttentionAgainstReference, F16KeysAndValues) {
   run_case(3, 77, 17, 17, 64, true, DType::kF16);    // a few queries, a lone head past 16
   run_case(70, 70, 3, 3, 72, true, DType::kF16);     // prefill, d not a multiple of 16
   run_case(5, 90, 4, 2, 136, true, DType::kF16);     // grouped heads, the generic head size
+  run_case(2, 150, 9, 3, 36, true, DType::kF16);     // decode, head_dim not a multiple of 8
+  run_case(50, 50, 2, 2, 13, false, DType::kF16);    // prefill, f16 tails
 }
 
 // The cache store rounds to nearest even like the scalar conversion, on every CPU level, for

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -79,10 +80,18 @@ static void attention_generic(const float* q, const T* k, const T* v, float* out
 #if defined(__x86_64__)
 namespace {
 
+// Kernel buffers start on a cache line: a vector load of the AVX2 kernels (32 bytes at a
+// multiple of 32 from the start) then never straddles two lines.
+constexpr size_t kAlignFloats = 16;
+float* cache_line_aligned(std::vector<float>& buffer, size_t floats) {
+  if (buffer.size() < floats + kAlignFloats) buffer.resize(floats + kAlignFloats);
+  const auto address = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + (-address & 63) / sizeof(float);
+}
+
 float* attention_scratch(int64_t floats) {
   thread_local std::vector<float> scratch;
-  if (scratch.size() < static_cast<size_t>(floats)) scratch.resize(static_cast<size_t>(floats));
-  return scratch.data();
+  return cache_line_aligned(scratch, static_cast<size_t>(floats));
 }
 
 // Few queries (decode): tasks are (query, chunk of keys), every head at once.
@@ -96,8 +105,58 @@ int64_t decode_chunk(int64_t n_keys, int64_t threads) {
   return std::clamp<int64_t>(spread, 8, kDecodeMaxChunk);
 }
 
-// Prefill: tasks are (head, block of query rows).
-constexpr int64_t kQueryBlock = 32;
+// One CPU level's vectorised kernels (attention_kernels.h); the threading and scratch around
+// them below are shared by the levels.
+struct LevelKernels {
+  // Prefill: each KV head's keys (and values, where the level packs them) laid out for `rows`
+  // in packed_floats(s, ld) floats; ld, the padded key count, is a multiple of key_tile.
+  int64_t (*packed_floats)(const AttentionShape& s, int64_t ld);
+  void (*pack)(const void* k, const void* v, const AttentionShape& s, int64_t kv_head, float* packed, int64_t ld);
+  void (*rows)(const float* q, const float* packed, int64_t ld, const void* v, float* out, const AttentionShape& s,
+               int64_t head, int64_t i0, int64_t i1, float* scratch);
+  int64_t (*scratch_floats)(int64_t head_dim);  // per thread, for rows
+  int64_t key_tile;
+  int64_t query_block;  // query rows per prefill task
+  void (*decode_keys)(const float* q, const void* k, const void* v, const AttentionShape& s, int64_t query,
+                      int64_t j0, int64_t j1, float* scores, float* partial);
+  void (*decode_combine)(const float* partials, int64_t chunks, const AttentionShape& s, int64_t query, float* out);
+  void (*f32_to_f16)(const float* src, int64_t count, uint16_t* dst);
+};
+
+// AVX-512 packs only the keys, transposed to [head_dim][ld].
+int64_t packed_floats_avx512(const AttentionShape& s, int64_t ld) { return s.head_dim * ld; }
+void pack_avx512(const void* k, const void* /*v*/, const AttentionShape& s, int64_t kv_head, float* packed,
+                 int64_t ld) {
+  kernels::transpose_keys_avx512(k, s, kv_head, packed, ld);
+}
+
+constexpr LevelKernels kAvx512Kernels = {packed_floats_avx512,
+                                         pack_avx512,
+                                         kernels::attention_rows_avx512,
+                                         kernels::attention_scratch_floats,
+                                         64,
+                                         32,
+                                         kernels::attention_decode_keys_avx512,
+                                         kernels::attention_decode_combine_avx512,
+                                         kernels::f32_to_f16_avx512};
+constexpr LevelKernels kAvx2Kernels = {kernels::packed_kv_floats_avx2,
+                                       kernels::pack_kv_avx2,
+                                       kernels::attention_rows_avx2,
+                                       kernels::attention_scratch_floats_avx2,
+                                       kernels::kAvx2KeyTile,
+                                       kernels::kAvx2QueryBlock,
+                                       kernels::attention_decode_keys_avx2,
+                                       kernels::attention_decode_combine_avx2,
+                                       kernels::f32_to_f16_avx2};
+
+// The kernels for this machine's level, or nullptr for the portable path.
+const LevelKernels* level_kernels() {
+  switch (cpu_level()) {
+    case CpuLevel::kAvx512: return &kAvx512Kernels;
+    case CpuLevel::kAvx2: return &kAvx2Kernels;
+    default: return nullptr;  // generic
+  }
+}
 
 }  // namespace
 #endif  // __x86_64__
@@ -112,8 +171,11 @@ void attention(const float* q, const void* k, const void* v, float* out, const A
     kernels::attention_neon(q, k, v, out, s);
     return;
   }
+  const void* kern = nullptr;  // the portable path below
+#else
+  const LevelKernels* kern = level_kernels();
 #endif
-  if (cpu_level() != CpuLevel::kAvx512) {
+  if (kern == nullptr) {
     if (s.kv_dtype == DType::kF16) {
       attention_generic(q, static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v), out, s);
     } else {
@@ -132,42 +194,41 @@ void attention(const float* q, const void* k, const void* v, float* out, const A
     if (partials.size() < need) partials.resize(need);
     float* parts = partials.data();
     pool.parallel_for(static_cast<size_t>(s.n_queries * chunks), 1, [&](size_t begin, size_t end) {
-      float* scores = attention_scratch(s.n_heads * chunk);
+      float* scores = attention_scratch(kernels::decode_scores_floats(s.n_heads, chunk));
       for (size_t t = begin; t < end; ++t) {
         const int64_t query = static_cast<int64_t>(t) / chunks;
         const int64_t j0 = static_cast<int64_t>(t) % chunks * chunk;
         const int64_t j1 = std::min(j0 + chunk, visible_keys(s, query));
-        kernels::attention_decode_keys_avx512(q, k, v, s, query, j0, j1, scores,
-                                              parts + static_cast<int64_t>(t) * part_floats);
+        kern->decode_keys(q, k, v, s, query, j0, j1, scores, parts + static_cast<int64_t>(t) * part_floats);
       }
     });
     for (int64_t query = 0; query < s.n_queries; ++query) {
-      kernels::attention_decode_combine_avx512(parts + query * chunks * part_floats, chunks, s, query, out);
+      kern->decode_combine(parts + query * chunks * part_floats, chunks, s, query, out);
     }
     return;
   }
-  // Keys of every KV head transposed once: kt [n_kv_heads][head_dim][ld].
-  const int64_t ld = (s.n_keys + 63) / 64 * 64;
-  thread_local std::vector<float> kt;
-  const size_t kt_size = static_cast<size_t>(s.n_kv_heads * s.head_dim * ld);
-  if (kt.size() < kt_size) kt.resize(kt_size);
-  float* kt_data = kt.data();
+  // Every KV head packed once (the keys transposed, see LevelKernels): [n_kv_heads][per_head].
+  const int64_t ld = (s.n_keys + kern->key_tile - 1) / kern->key_tile * kern->key_tile;
+  const int64_t per_head = (kern->packed_floats(s, ld) + 15) / 16 * 16;  // heads start on a cache line
+  thread_local std::vector<float> packed;
+  float* packed_data = cache_line_aligned(packed, static_cast<size_t>(s.n_kv_heads * per_head));
   pool.parallel_for(static_cast<size_t>(s.n_kv_heads), 1, [&](size_t begin, size_t end) {
     for (size_t h = begin; h < end; ++h) {
-      kernels::transpose_keys_avx512(k, s, static_cast<int64_t>(h), kt_data + h * s.head_dim * ld, ld);
+      kern->pack(k, v, s, static_cast<int64_t>(h), packed_data + static_cast<int64_t>(h) * per_head, ld);
     }
   });
-  const int64_t blocks = (s.n_queries + kQueryBlock - 1) / kQueryBlock;
+  // Prefill: tasks are (head, block of query rows).
+  const int64_t qb = kern->query_block;
+  const int64_t blocks = (s.n_queries + qb - 1) / qb;
   const int64_t group = s.n_heads / s.n_kv_heads;
   pool.parallel_for(static_cast<size_t>(s.n_heads * blocks), 1, [&](size_t begin, size_t end) {
-    float* scratch = attention_scratch(kernels::attention_scratch_floats(s.head_dim));
+    float* scratch = attention_scratch(kern->scratch_floats(s.head_dim));
     for (size_t t = begin; t < end; ++t) {
       const int64_t head = static_cast<int64_t>(t) / blocks;
       const int64_t block = static_cast<int64_t>(t) % blocks;
-      const int64_t i0 = block * kQueryBlock;
-      const int64_t i1 = std::min(s.n_queries, i0 + kQueryBlock);
-      kernels::attention_rows_avx512(q, kt_data + (head / group) * s.head_dim * ld, ld, v, out, s, head, i0, i1,
-                                     scratch);
+      const int64_t i0 = block * qb;
+      const int64_t i1 = std::min(s.n_queries, i0 + qb);
+      kern->rows(q, packed_data + (head / group) * per_head, ld, v, out, s, head, i0, i1, scratch);
     }
   });
 #endif  // __x86_64__
@@ -206,8 +267,8 @@ void store_kv_rows(const float* src, int64_t n, int64_t width, DType dtype, void
   if (dtype == DType::kF32) {
     std::memcpy(dst, src, static_cast<size_t>(count) * sizeof(float));
 #if defined(__x86_64__)
-  } else if (cpu_level() == CpuLevel::kAvx512) {
-    kernels::f32_to_f16_avx512(src, count, static_cast<uint16_t*>(dst));
+  } else if (const LevelKernels* kern = level_kernels()) {
+    kern->f32_to_f16(src, count, static_cast<uint16_t*>(dst));
 #elif defined(__aarch64__)
   } else if (cpu_level() != CpuLevel::kGeneric) {
     kernels::f32_to_f16_neon(src, count, static_cast<uint16_t*>(dst));
