@@ -10,6 +10,7 @@
 #include "cli/json_output.h"
 #include "lumen/backend/device.h"
 #include "lumen/core/cpu_features.h"
+#include "lumen/kernels/cpu/kernel_levels.h"
 #include "lumen/core/mapped_file.h"
 #include "lumen/models/weight_quantization.h"
 #include "lumen/runtime/bench.h"
@@ -126,6 +127,8 @@ int run_bench(int argc, char** argv) {
     std::printf("lumen bench on %s, %s kernels, prompt %lld image + %lld text tokens, %lld decoded, median of %lld\n",
                 device_name.c_str(), cpu_level_name(cpu_level()), (long long)options.config.vision.num_patches(),
                 (long long)text_tokens, (long long)decode_tokens, (long long)repeats);
+    std::printf("cpu: %s; features: %s\nkernels: %s\n", cpu_model_name().c_str(), cpu_features_string().c_str(),
+                cpu_kernel_summary().c_str());
     // Two header lines laid out like the rows; the optional columns sit between decode and memory.
     constexpr const char* kMain = "%-5s %3s | %9s %7s %7s | %8s %7s | %7s %6s %6s %7s";
     std::string top = printf_string(kMain, "quant", "thr", "encode s", "img/s", "GFLOP/s", "prefill", "GFLOP/s",
@@ -160,6 +163,9 @@ int run_bench(int argc, char** argv) {
                     {"kv_dtype", r.kv_dtype},
                     {"threads", r.threads},
                     {"cpu_kernels", cpu_level_name(cpu_level())},
+                    {"cpu_model", cpu_model_name()},
+                    {"cpu_features", cpu_features_string()},
+                    {"cpu_kernel_summary", cpu_kernel_summary()},
                     {"image_encode_s", r.image_encode_s},
                     {"images_per_s", r.images_per_s},
                     {"vision_gflop_s", r.vision_gflops},

@@ -1,6 +1,9 @@
 #include "lumen/core/cpu_features.h"
 
 #include <atomic>
+#include <fstream>
+#include <string>
+#include <utility>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -125,6 +128,36 @@ const char* cpu_level_name(CpuLevel level) {
     case CpuLevel::kNeonFp16: return "fp16";
   }
   return "?";
+}
+
+std::string cpu_features_string() {
+  const CpuFeatures& f = cpu_features();
+  const std::pair<bool, const char*> named[] = {
+      {f.avx2, "avx2"},          {f.fma, "fma"},           {f.f16c, "f16c"},         {f.avx512f, "avx512f"},
+      {f.avx512bw, "avx512bw"},  {f.avx512vl, "avx512vl"}, {f.avx512dq, "avx512dq"}, {f.avx512vnni, "avx512vnni"},
+      {f.avx512bf16, "avx512bf16"}, {f.neon, "neon"},      {f.dotprod, "dotprod"},   {f.fp16, "fp16"}};
+  std::string out;
+  for (const auto& [present, name] : named) {
+    if (!present) continue;
+    if (!out.empty()) out += ' ';
+    out += name;
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string cpu_model_name() {
+  std::ifstream info("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(info, line)) {
+    for (const char* key : {"model name", "CPU part"}) {
+      if (line.rfind(key, 0) != 0) continue;
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const size_t start = line.find_first_not_of(" \t", colon + 1);
+      if (start != std::string::npos) return line.substr(start);
+    }
+  }
+  return "unknown";
 }
 
 std::vector<CpuLevel> cpu_levels_of_this_arch() {

@@ -3,6 +3,7 @@
 // (cpuid) or AArch64 (the kernel's HWCAP bits).
 #pragma once
 
+#include <string>
 #include <vector>
 
 namespace lumen {
@@ -28,6 +29,12 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();
+
+// The detected features by name, space-separated ("avx2 fma f16c"), or "none" (for reports).
+std::string cpu_features_string();
+
+// The CPU's model name from /proc/cpuinfo ("model name", or Arm's "CPU part"), or "unknown".
+std::string cpu_model_name();
 
 // The best level this machine supports, capped by $LUMEN_CPU_LEVEL (generic|avx2|avx512 on
 // x86-64, generic|neon|dotprod|fp16 on AArch64) and by set_cpu_level_cap(); tests lower the

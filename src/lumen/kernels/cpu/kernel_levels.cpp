@@ -1,0 +1,29 @@
+#include "lumen/kernels/cpu/kernel_levels.h"
+
+#include "lumen/core/cpu_features.h"
+
+namespace lumen {
+
+std::string cpu_kernel_summary() {
+  const CpuLevel level = cpu_level();
+  switch (level) {
+    case CpuLevel::kAvx512:
+      return "matmul avx512 (bf16 / int8 vnni at reduced precision), attention avx512, kv store avx512, "
+             "gelu_tanh and quick_gelu avx512, other activations, norms and softmax avx2";
+    case CpuLevel::kAvx2:
+      return "matmul avx2 (int8 for q8_0/q4_0 at reduced precision), attention avx2, kv store avx2, "
+             "activations, norms and softmax avx2";
+    case CpuLevel::kNeon:
+    case CpuLevel::kNeonFp16:
+    case CpuLevel::kNeonDotprod:
+      return std::string("matmul neon") +
+             (level == CpuLevel::kNeon ? "" : " (int8 sdot for q8_0/q4_0 at reduced precision)") +
+             ", attention neon, kv store neon, gelu_tanh and quick_gelu neon, other activations, norms and "
+             "softmax generic";
+    case CpuLevel::kGeneric:
+      break;
+  }
+  return "every op generic (portable C++)";
+}
+
+}  // namespace lumen
