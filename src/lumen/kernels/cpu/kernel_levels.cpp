@@ -11,7 +11,7 @@ std::string cpu_kernel_summary() {
       return "matmul avx512 (bf16 / int8 vnni at reduced precision), attention avx512, kv store avx512, "
              "gelu_tanh and quick_gelu avx512, other activations, norms and softmax avx2";
     case CpuLevel::kAvx2:
-      return "matmul avx2 (int8 for q8_0/q4_0 at reduced precision), attention avx2, kv store avx2, "
+      return "matmul avx2 (exact fp32 for every weight format), attention avx2, kv store avx2, "
              "activations, norms and softmax avx2";
     case CpuLevel::kNeon:
     case CpuLevel::kNeonFp16:
