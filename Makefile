@@ -56,7 +56,7 @@ test-arm64: deps
 	@cmake -S tests/arm64 -B $(ARM64_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake >/dev/null
 	@cmake --build $(ARM64_BUILD_DIR) -j $(JOBS) --target lumen_arm64_tests
-	bash tests/arm64/run.sh $(ARM64_BUILD_DIR)
+	JOBS=$(JOBS) bash tests/arm64/run.sh $(ARM64_BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -46,25 +46,42 @@ extra_seeds() {
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-failed=()
-for target in "${TARGETS[@]}"; do
-  corpus="$BUILD/fuzz/corpus/$target"
-  artifacts="$BUILD/fuzz/artifacts"
+# One target's run: its log and a one-line summary go to $BUILD/fuzz/TARGET.{log,summary}; the
+# exit status says whether it found something.
+run_target() {
+  local target=$1 corpus="$BUILD/fuzz/corpus/$1" artifacts="$BUILD/fuzz/artifacts" max_len=65536 start
   mkdir -p "$corpus" "$artifacts" "$seeds/$target" "$BUILD/fuzz/extra/$target"
   rm -f "$BUILD/fuzz/extra/$target"/*
   for f in $(extra_seeds "$target"); do cp "$f" "$BUILD/fuzz/extra/$target/$(echo "$f" | tr / _)"; done
-  max_len=65536
   case "$target" in png|jpeg) max_len=1048576 ;; esac
-  echo "fuzz: $target for $SECONDS_EACH s"
   start=$(date +%s)
-  if ! "$BUILD/fuzz/fuzz_$target" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=3072 \
-      -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$artifacts/$target-" \
-      "$corpus" "$seeds/$target" "$BUILD/fuzz/extra/$target" >"$BUILD/fuzz/$target.log" 2>&1; then
+  local status=0
+  "$BUILD/fuzz/fuzz_$target" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=3072 \
+    -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$artifacts/$target-" \
+    "$corpus" "$seeds/$target" "$BUILD/fuzz/extra/$target" >"$BUILD/fuzz/$target.log" 2>&1 || status=1
+  {
+    printf 'fuzz: %s: ' "$target"
+    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$BUILD/fuzz/$target.log" | tr '\n' ' ' || true
+    echo "($(( $(date +%s) - start )) s, corpus $(ls "$corpus" | wc -l) files)"
+  } >"$BUILD/fuzz/$target.summary"
+  return $status
+}
+
+# Each fuzzer is one process on one core, so JOBS of them run side by side.
+echo "fuzz: ${#TARGETS[@]} targets for $SECONDS_EACH s each, $JOBS at a time"
+declare -A pid_of
+failed=()
+for target in "${TARGETS[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  run_target "$target" &
+  pid_of[$target]=$!
+done
+for target in "${TARGETS[@]}"; do
+  if ! wait "${pid_of[$target]}"; then
     failed+=("$target")
     tail -n 60 "$BUILD/fuzz/$target.log"
   fi
-  grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$BUILD/fuzz/$target.log" | tr '\n' ' ' || true
-  echo "($(( $(date +%s) - start )) s, corpus $(ls "$corpus" | wc -l) files)"
+  cat "$BUILD/fuzz/$target.summary"
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
