@@ -72,6 +72,32 @@ TEST_P(ElementwiseAtLevel, ActivationsMatchFormulas) {
   }
 }
 
+TEST_P(ElementwiseAtLevel, ActivationsOfEveryTailLength) {
+  // Every length from 1 to 35 (each remainder mod 4, 8 and 16) from an unaligned start, over
+  // small and large |x|; the values past the end stay untouched.
+  const std::vector<float> pool = {-200.0f, -15.0f, -7.5f, -3.1f, -1.0f, -0.4f, -1e-3f, 0.0f,
+                                   2e-3f,   0.3f,   0.9f,  1.7f,  2.5f,  4.2f,  9.0f,  90.0f};
+  constexpr float kSentinel = 12345.0f;
+  for (Activation act :
+       {Activation::kGeluTanh, Activation::kGeluErf, Activation::kQuickGelu, Activation::kSilu, Activation::kRelu}) {
+    for (int64_t n = 1; n <= 35; ++n) {
+      std::vector<float> buffer(static_cast<size_t>(n) + 6, kSentinel);
+      for (int64_t i = 0; i < n; ++i) buffer[i + 1] = pool[static_cast<size_t>(i * 7 + n) % pool.size()];
+      const std::vector<float> x = buffer;
+      activation_inplace(act, buffer.data() + 1, n);
+      for (int64_t i = 0; i < n; ++i) {
+        const double expected = reference_activation(act, x[i + 1]);
+        ASSERT_NEAR(buffer[i + 1], expected, 5e-7 + 2e-6 * std::fabs(expected))
+            << activation_name(act) << " n=" << n << " x=" << x[i + 1];
+      }
+      ASSERT_EQ(buffer[0], kSentinel) << activation_name(act) << " n=" << n;
+      for (size_t i = static_cast<size_t>(n) + 1; i < buffer.size(); ++i) {
+        ASSERT_EQ(buffer[i], kSentinel) << activation_name(act) << " n=" << n << " wrote past the end";
+      }
+    }
+  }
+}
+
 TEST_P(ElementwiseAtLevel, GatedActivationMatchesFormula) {
   for (auto [rows, inner] : {std::pair<int64_t, int64_t>{3, 13}, {40, 2000}}) {
     std::vector<float> gate_up = random_rows(rows, 2 * inner, 5, 0.0f), out(static_cast<size_t>(rows * inner));
@@ -87,14 +113,23 @@ TEST_P(ElementwiseAtLevel, GatedActivationMatchesFormula) {
 }
 
 TEST_P(ElementwiseAtLevel, NormsMatchDoubleReference) {
-  // Widths with vector tails, one row and many (the threaded path), offsets large and small.
-  for (auto [rows, n] : {std::pair<int64_t, int64_t>{1, 7}, {3, 37}, {20, 1152}, {9, 2563}}) {
+  // Widths with every vector tail (mod 4, 8 and 16), one row and many (the threaded path),
+  // offsets large and small.
+  constexpr float kSentinel = 12345.0f;
+  for (auto [rows, n] : {std::pair<int64_t, int64_t>{1, 7}, {2, 1}, {3, 2}, {2, 6}, {4, 16}, {3, 19}, {2, 30},
+                         {3, 37}, {20, 1152}, {9, 2563}}) {
     for (float offset : {0.0f, 300.0f}) {
       const std::vector<float> x = random_rows(rows, n, static_cast<unsigned>(n), offset);
       const std::vector<float> gamma = random_rows(1, n, 11, 1.0f), beta = random_rows(1, n, 12, 0.0f);
-      std::vector<float> ln(x.size()), rms(x.size());
+      std::vector<float> ln(x.size() + 4, kSentinel), rms(x.size() + 4, kSentinel);  // + 4 past the end
       layer_norm(x.data(), rows, n, gamma.data(), beta.data(), 1e-5f, ln.data());
       rms_norm(x.data(), rows, n, gamma.data(), 1e-6f, rms.data());
+      for (size_t i = x.size(); i < ln.size(); ++i) {
+        ASSERT_EQ(ln[i], kSentinel) << "layer_norm n=" << n << " wrote past the end";
+        ASSERT_EQ(rms[i], kSentinel) << "rms_norm n=" << n << " wrote past the end";
+      }
+      ln.resize(x.size());
+      rms.resize(x.size());
       for (int64_t r = 0; r < rows; ++r) {
         const float* xr = x.data() + r * n;
         double mean = 0, var = 0, square = 0;
@@ -118,25 +153,35 @@ TEST_P(ElementwiseAtLevel, NormsMatchDoubleReference) {
       // In place, as the blocks call it.
       std::vector<float> same = x;
       layer_norm(same.data(), rows, n, gamma.data(), beta.data(), 1e-5f, same.data());
-      EXPECT_EQ(same, ln);
+      EXPECT_EQ(same, ln) << "layer_norm in place, n=" << n;
+      same = x;
+      rms_norm(same.data(), rows, n, gamma.data(), 1e-6f, same.data());
+      EXPECT_EQ(same, rms) << "rms_norm in place, n=" << n;
     }
   }
 }
 
 TEST_P(ElementwiseAtLevel, SoftmaxMatchesDoubleReference) {
-  for (int64_t n : {1, 5, 8, 77, 1000}) {
+  // Every tail (mod 4, 8 and 16), and one row of large |x| whose small weights underflow.
+  constexpr float kSentinel = 12345.0f;
+  for (auto [n, scale] : {std::pair<int64_t, float>{1, 1.0f}, {2, 1.0f}, {3, 1.0f}, {4, 1.0f}, {5, 1.0f}, {6, 1.0f},
+                          {8, 1.0f}, {15, 1.0f}, {16, 1.0f}, {17, 1.0f}, {33, 1.0f}, {77, 1.0f}, {1000, 1.0f},
+                          {41, 40.0f}}) {
     std::vector<float> x = random_rows(1, n, static_cast<unsigned>(n) + 3, 0.0f);
+    for (float& v : x) v *= scale;
     if (n > 1) x[0] = -INFINITY;  // a masked entry contributes zero
     std::vector<double> expected(x.size());
     double max = -INFINITY, sum = 0;
     for (float v : x) max = std::max<double>(max, v);
     for (size_t i = 0; i < x.size(); ++i) sum += (expected[i] = std::exp(x[i] - max));
     std::vector<float> y = x;
+    y.insert(y.end(), 4, kSentinel);  // past the end
     softmax_inplace(y.data(), n);
-    for (size_t i = 0; i < y.size(); ++i) {
+    for (size_t i = 0; i < x.size(); ++i) {
       const double e = expected[i] / sum;
-      ASSERT_NEAR(y[i], e, 1e-6 * (1 + e)) << "n=" << n << " i=" << i;
+      ASSERT_NEAR(y[i], e, 1e-6 * (1 + e)) << "n=" << n << " scale=" << scale << " i=" << i;
     }
+    for (size_t i = x.size(); i < y.size(); ++i) ASSERT_EQ(y[i], kSentinel) << "n=" << n << " wrote past the end";
   }
 }
 

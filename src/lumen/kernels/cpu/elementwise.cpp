@@ -11,25 +11,36 @@
 namespace lumen {
 
 namespace {
-// AVX2 kernels serve both x86 vector levels where no AVX-512 version exists.
-// (The x86 kernels are compiled only on x86-64, so their calls sit inside #if LUMEN_X86.)
+// AVX2 kernels serve both x86 vector levels where no AVX-512 version exists; the NEON kernels
+// serve every Arm level above generic (ARMv8.0 Advanced SIMD is all they use).
+// (Each architecture's kernels are compiled only there, so their calls sit inside #if.)
 #if defined(__x86_64__)
 #define LUMEN_X86 1
 bool has_avx2() { return cpu_level() == CpuLevel::kAvx2 || cpu_level() == CpuLevel::kAvx512; }
 #else
 #define LUMEN_X86 0
 #endif
+#if defined(__aarch64__)
+bool has_neon() { return cpu_level() != CpuLevel::kGeneric; }
+#endif
 }  // namespace
 
 void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps, float* y) {
 #if LUMEN_X86
   const bool avx2 = has_avx2();
+#elif defined(__aarch64__)
+  const bool neon = has_neon();
 #endif
   auto body = [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
 #if LUMEN_X86
       if (avx2) {
         kernels::layer_norm_row_avx2(x + r * n, n, gamma, beta, eps, y + r * n);
+        continue;
+      }
+#elif defined(__aarch64__)
+      if (neon) {
+        kernels::layer_norm_row_neon(x + r * n, n, gamma, beta, eps, y + r * n);
         continue;
       }
 #endif
@@ -60,12 +71,19 @@ void layer_norm(const float* x, int64_t rows, int64_t n, const float* gamma, con
 void rms_norm(const float* x, int64_t rows, int64_t n, const float* gamma, float eps, float* y) {
 #if LUMEN_X86
   const bool avx2 = has_avx2();
+#elif defined(__aarch64__)
+  const bool neon = has_neon();
 #endif
   auto body = [&](size_t begin, size_t end) {
     for (size_t r = begin; r < end; ++r) {
 #if LUMEN_X86
       if (avx2) {
         kernels::rms_norm_row_avx2(x + r * n, n, gamma, eps, y + r * n);
+        continue;
+      }
+#elif defined(__aarch64__)
+      if (neon) {
+        kernels::rms_norm_row_neon(x + r * n, n, gamma, eps, y + r * n);
         continue;
       }
 #endif
@@ -95,8 +113,8 @@ namespace {
 
 // act over x[0, n) on the calling thread, by the best kernel of this CPU level.
 void activate_span(Activation act, float* x, int64_t n) {
-  const CpuLevel level = cpu_level();
 #if LUMEN_X86
+  const CpuLevel level = cpu_level();
   if (level == CpuLevel::kAvx512 && act == Activation::kGeluTanh) return kernels::gelu_tanh_avx512(x, n);
   if (level == CpuLevel::kAvx512 && act == Activation::kQuickGelu) return kernels::quick_gelu_avx512(x, n);
   if (has_avx2()) {
@@ -109,7 +127,7 @@ void activate_span(Activation act, float* x, int64_t n) {
     }
   }
 #elif defined(__aarch64__)
-  if (level != CpuLevel::kGeneric && kernels::activation_neon(act, x, n)) return;
+  if (has_neon() && kernels::activation_neon(act, x, n)) return;
 #endif
   switch (act) {
     case Activation::kGeluErf:
@@ -168,6 +186,11 @@ void softmax_inplace(float* x, int64_t n) {
 #if LUMEN_X86
   if (has_avx2()) {
     kernels::softmax_avx2(x, n);
+    return;
+  }
+#elif defined(__aarch64__)
+  if (has_neon()) {
+    kernels::softmax_neon(x, n);
     return;
   }
 #endif

@@ -18,8 +18,7 @@ std::string cpu_kernel_summary() {
     case CpuLevel::kNeonDotprod:
       return std::string("matmul neon") +
              (level == CpuLevel::kNeon ? "" : " (int8 sdot for q8_0/q4_0 at reduced precision)") +
-             ", attention neon, kv store neon, gelu_tanh and quick_gelu neon, other activations, norms and "
-             "softmax generic";
+             ", attention neon, kv store neon, activations, norms and softmax neon";
     case CpuLevel::kGeneric:
       break;
   }

@@ -33,8 +33,17 @@ void attention_neon(const float* q, const void* k, const void* v, float* out, co
 // to nearest even (fcvtn under the default FPCR, like f32_to_f16).
 void f32_to_f16_neon(const float* src, int64_t count, uint16_t* dst);
 
-// activation_inplace() over n values at the Arm levels; false (x untouched) for activations
-// without a NEON kernel, which the caller then computes with the scalar formulas.
+// activation_inplace() over n values at the Arm levels (elementwise_neon.cpp); false (x
+// untouched) for an activation without a NEON kernel, which the caller then computes with the
+// scalar formulas. Every Activation has one today.
 bool activation_neon(Activation act, float* x, int64_t n);
+
+// layer_norm() / rms_norm() over one row of width n at the Arm levels: statistics in double
+// like the portable path, the normalisation in fp32. x and y may alias.
+void layer_norm_row_neon(const float* x, int64_t n, const float* gamma, const float* beta, float eps, float* y);
+void rms_norm_row_neon(const float* x, int64_t n, const float* gamma, float eps, float* y);
+
+// softmax_inplace() over n >= 1 values at the Arm levels; the sum of exponentials in double.
+void softmax_neon(float* x, int64_t n);
 
 }  // namespace lumen::kernels
