@@ -11,8 +11,8 @@ std::string cpu_kernel_summary() {
       return "matmul avx512 (bf16 / int8 vnni at reduced precision), attention avx512, kv store avx512, "
              "gelu_tanh and quick_gelu avx512, other activations, norms and softmax avx2";
     case CpuLevel::kAvx2:
-      return "matmul avx2 (exact fp32 for every weight format), attention avx2, kv store avx2, "
-             "activations, norms and softmax avx2";
+      return "matmul avx2 (int8 for Q8_0/Q4_0 at reduced precision, exact fp32 otherwise), attention avx2, "
+             "kv store avx2, activations, norms and softmax avx2";
     case CpuLevel::kNeon:
     case CpuLevel::kNeonFp16:
     case CpuLevel::kNeonDotprod:

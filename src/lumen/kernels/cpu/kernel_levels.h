@@ -7,7 +7,7 @@
 
 namespace lumen {
 
-// e.g. "matmul avx2 (exact fp32 for every weight format), attention avx2, ...".
+// e.g. "matmul avx2 (int8 for Q8_0/Q4_0 at reduced precision, exact fp32 otherwise), attention avx2, ...".
 std::string cpu_kernel_summary();
 
 }  // namespace lumen

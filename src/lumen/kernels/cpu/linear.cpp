@@ -59,19 +59,6 @@ void linear_generic(const float* x, int64_t m, const WeightMatrix& w, const floa
 }
 
 #if defined(__x86_64__)
-// AVX2 machines: blocks of weight rows widened to fp32 once per thread, exact arithmetic.
-void linear_avx2(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
-  constexpr int64_t kBlock = kernels::kAvx2RowsPerBlock;
-  const size_t blocks = static_cast<size_t>((w.rows + kBlock - 1) / kBlock);
-  ThreadPool::global().parallel_for(blocks, 1, [&](size_t begin, size_t end) {
-    thread_local std::vector<float> scratch;
-    if (scratch.size() < static_cast<size_t>(kBlock * w.cols)) scratch.resize(static_cast<size_t>(kBlock * w.cols));
-    const int64_t n0 = static_cast<int64_t>(begin) * kBlock;
-    const int64_t n1 = std::min(w.rows, static_cast<int64_t>(end) * kBlock);
-    kernels::linear_rows_avx2(x, m, w.cols, w.dtype, w.data, w.row_bytes(), bias, y, w.rows, n0, n1, scratch.data());
-  });
-}
-
 // 64-byte aligned, grow-only buffers. Activation buffers belong to the calling thread; each
 // pool thread has its own packing scratch.
 struct AlignedBuffer {
@@ -105,6 +92,127 @@ void* packing_scratch() {
 
 // The GEMV handles up to this many rows of x per pass over the weights.
 constexpr int64_t kGemvMaxRows = 4;
+
+// Quantizes x per 32-block for the int8 kernels of either x86 level (layouts in
+// linear_kernels.h): q8_rows for the GEMV (in the AVX-512 Q4_0 GEMV's split order when
+// split_q4_groups) or q8_blocks for the GEMM, scale, and corr = -offset * sum(q).
+void prepare_int8_activations(const float* x, int64_t m, int64_t k, int32_t offset, bool split_q4_groups, bool gemm,
+                              kernels::PreparedActivations& a) {
+  const int64_t nb = k / 32;
+  ActivationBuffers& buffers = activation_buffers();
+  auto* q = static_cast<int8_t*>(buffers.q8_rows.get(static_cast<size_t>(m * k)));
+  auto* scale = static_cast<float*>(buffers.scale.get(static_cast<size_t>(m * nb) * 4));
+  auto* corr = static_cast<int32_t*>(buffers.corr.get(static_cast<size_t>(m * nb) * 4));
+  kernels::quantize_activations_q8_avx2(x, m, k, q, scale, corr);  // every x86 level here has AVX2
+  for (int64_t i = 0; i < m * nb; ++i) corr[i] *= -offset;
+  if (split_q4_groups) {
+    // Split order inside each full group of 4 blocks (see linear_kernels.h).
+    int8_t group[128];
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t g = 0; g < nb / 4; ++g) {
+        int8_t* src = q + i * k + g * 128;
+        for (int j = 0; j < 4; ++j) {
+          std::copy(src + j * 32, src + j * 32 + 16, group + j * 16);
+          std::copy(src + j * 32 + 16, src + j * 32 + 32, group + 64 + j * 16);
+        }
+        std::copy(group, group + 128, src);
+      }
+    }
+  }
+  if (gemm) {
+    auto* blocks = static_cast<int8_t*>(buffers.q8_blocks.get(static_cast<size_t>(m * k)));
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t b = 0; b < nb; ++b) std::copy(q + i * k + b * 32, q + i * k + b * 32 + 32, blocks + (b * m + i) * 32);
+    }
+    a.q8_blocks = blocks;
+  } else {
+    a.q8_rows = q;
+  }
+  a.scale = scale;
+  a.corr = corr;
+}
+
+// AVX2 + FMA + F16C: int8 (vpmaddubsw) for Q8_0/Q4_0 at reduced precision, exact fp32 otherwise.
+void linear_avx2(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
+  const int64_t k = w.cols;
+  const bool gemv = m <= kGemvMaxRows;
+  // The int8 GEMM packs a whole row of blocks of one 16-feature panel into the scratch.
+  const bool int8 = w.precision == MatmulPrecision::kReduced && is_block_type(w.dtype) &&
+                    (gemv || (k / 32) * kernels::kAvx2Int8BlockPanelBytes <= kernels::kScratchBytes);
+  kernels::PreparedActivations a;
+  a.x = x;
+  a.m = m;
+  a.k = k;
+  if (int8) prepare_int8_activations(x, m, k, w.dtype == DType::kQ4_0 ? 8 : 0, false, !gemv, a);
+
+  ThreadPool& pool = ThreadPool::global();
+  if (gemv) {
+    pool.parallel_for(static_cast<size_t>(w.rows), 16, [&](size_t begin, size_t end) {
+      const auto n0 = static_cast<int64_t>(begin), n1 = static_cast<int64_t>(end);
+      if (int8) {
+        kernels::gemv_int8_avx2(a, w, bias, y, n0, n1);
+      } else {
+        kernels::gemv_avx2(a, w, bias, y, n0, n1);
+      }
+    });
+    return;
+  }
+  const int64_t panels = (w.rows + kernels::kAvx2PanelWidth - 1) / kernels::kAvx2PanelWidth;
+  pool.parallel_for(static_cast<size_t>(panels), 1, [&](size_t begin, size_t end) {
+    const int64_t n0 = static_cast<int64_t>(begin) * kernels::kAvx2PanelWidth;
+    const int64_t n1 = std::min(w.rows, static_cast<int64_t>(end) * kernels::kAvx2PanelWidth);
+    if (int8) {
+      kernels::gemm_int8_avx2(a, w, bias, y, n0, n1, packing_scratch());
+    } else {
+      kernels::gemm_f32_avx2(a, w, bias, y, n0, n1, packing_scratch());
+    }
+  });
+}
+
+// AVX-512: bf16 (vdpbf16ps) / int8 (vpdpbusd) at reduced precision, exact fp32 otherwise.
+void linear_avx512(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
+  const int64_t k = w.cols;
+  const bool reduced = w.precision == MatmulPrecision::kReduced;
+  const bool block = is_block_type(w.dtype);
+  const int64_t nb = k / 32;
+  const bool gemv = m <= kGemvMaxRows;
+  // The int8 GEMM packs a whole row of blocks into the per-thread scratch.
+  const bool int8 = reduced && block && (gemv || nb * 1152 <= kernels::kScratchBytes);
+
+  kernels::PreparedActivations a;
+  a.x = x;
+  a.m = m;
+  a.k = k;
+  if (int8) {
+    prepare_int8_activations(x, m, k, w.dtype == DType::kQ8_0 ? 128 : 8, gemv && w.dtype == DType::kQ4_0, !gemv, a);
+  } else if (reduced && !gemv) {
+    a.k_pairs = (k + 1) / 2;
+    auto* bf16 = static_cast<uint16_t*>(activation_buffers().bf16.get(static_cast<size_t>(m * 2 * a.k_pairs) * 2));
+    kernels::convert_to_bf16_avx512(x, m, k, a.k_pairs, bf16);
+    a.bf16 = bf16;
+  }
+
+  ThreadPool& pool = ThreadPool::global();
+  if (gemv) {
+    pool.parallel_for(static_cast<size_t>(w.rows), 16, [&](size_t begin, size_t end) {
+      kernels::gemv_avx512(a, w, bias, y, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+    });
+    return;
+  }
+  const int64_t panels = (w.rows + kernels::kPanelWidth - 1) / kernels::kPanelWidth;
+  pool.parallel_for(static_cast<size_t>(panels), 1, [&](size_t begin, size_t end) {
+    const int64_t n0 = static_cast<int64_t>(begin) * kernels::kPanelWidth;
+    const int64_t n1 = std::min(w.rows, static_cast<int64_t>(end) * kernels::kPanelWidth);
+    void* scratch = packing_scratch();
+    if (int8) {
+      kernels::gemm_q8_avx512(a, w, bias, y, n0, n1, scratch);
+    } else if (reduced) {
+      kernels::gemm_bf16_avx512(a, w, bias, y, n0, n1, scratch);
+    } else {
+      kernels::gemm_f32_avx512(a, w, bias, y, n0, n1, scratch);
+    }
+  });
+}
 #endif  // __x86_64__
 
 }  // namespace
@@ -194,84 +302,11 @@ void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias,
 #else
   if (cpu_level() == CpuLevel::kAvx2) {
     linear_avx2(x, m, w, bias, y);
-    return;
-  }
-  if (cpu_level() != CpuLevel::kAvx512) {
+  } else if (cpu_level() == CpuLevel::kAvx512) {
+    linear_avx512(x, m, w, bias, y);
+  } else {
     linear_generic(x, m, w, bias, y);
-    return;
   }
-  const int64_t k = w.cols;
-  const bool reduced = w.precision == MatmulPrecision::kReduced;
-  const bool block = is_block_type(w.dtype);
-  const int64_t nb = k / 32;
-  const bool gemv = m <= kGemvMaxRows;
-  // The int8 GEMM packs a whole row of blocks into the per-thread scratch.
-  const bool int8 = reduced && block && (gemv || nb * 1152 <= kernels::kScratchBytes);
-
-  kernels::PreparedActivations a;
-  a.x = x;
-  a.m = m;
-  a.k = k;
-  ActivationBuffers& buffers = activation_buffers();
-  if (int8) {
-    auto* q = static_cast<int8_t*>(buffers.q8_rows.get(static_cast<size_t>(m * k)));
-    auto* scale = static_cast<float*>(buffers.scale.get(static_cast<size_t>(m * nb) * 4));
-    auto* corr = static_cast<int32_t*>(buffers.corr.get(static_cast<size_t>(m * nb) * 4));
-    quantize_activations_q8(x, m, k, q, scale, corr);
-    const int32_t offset = w.dtype == DType::kQ8_0 ? 128 : 8;
-    for (int64_t i = 0; i < m * nb; ++i) corr[i] *= -offset;
-    if (gemv && w.dtype == DType::kQ4_0) {
-      // Split order inside each full group of 4 blocks (see linear_kernels.h).
-      int8_t group[128];
-      for (int64_t i = 0; i < m; ++i) {
-        for (int64_t g = 0; g < nb / 4; ++g) {
-          int8_t* src = q + i * k + g * 128;
-          for (int j = 0; j < 4; ++j) {
-            std::copy(src + j * 32, src + j * 32 + 16, group + j * 16);
-            std::copy(src + j * 32 + 16, src + j * 32 + 32, group + 64 + j * 16);
-          }
-          std::copy(group, group + 128, src);
-        }
-      }
-    }
-    if (!gemv) {
-      auto* blocks = static_cast<int8_t*>(buffers.q8_blocks.get(static_cast<size_t>(m * k)));
-      for (int64_t i = 0; i < m; ++i) {
-        for (int64_t b = 0; b < nb; ++b) std::copy(q + i * k + b * 32, q + i * k + b * 32 + 32, blocks + (b * m + i) * 32);
-      }
-      a.q8_blocks = blocks;
-    } else {
-      a.q8_rows = q;
-    }
-    a.scale = scale;
-    a.corr = corr;
-  } else if (reduced && !gemv) {
-    a.k_pairs = (k + 1) / 2;
-    auto* bf16 = static_cast<uint16_t*>(buffers.bf16.get(static_cast<size_t>(m * 2 * a.k_pairs) * 2));
-    kernels::convert_to_bf16_avx512(x, m, k, a.k_pairs, bf16);
-    a.bf16 = bf16;
-  }
-
-  ThreadPool& pool = ThreadPool::global();
-  if (gemv) {
-    pool.parallel_for(static_cast<size_t>(w.rows), 16, [&](size_t begin, size_t end) {
-      kernels::gemv_avx512(a, w, bias, y, static_cast<int64_t>(begin), static_cast<int64_t>(end));
-    });
-    return;
-  }
-  const int64_t panels = (w.rows + kernels::kPanelWidth - 1) / kernels::kPanelWidth;
-  pool.parallel_for(static_cast<size_t>(panels), 1, [&](size_t begin, size_t end) {
-    const int64_t n0 = static_cast<int64_t>(begin) * kernels::kPanelWidth;
-    const int64_t n1 = std::min(w.rows, static_cast<int64_t>(end) * kernels::kPanelWidth);
-    void* scratch = packing_scratch();
-    if (int8) {
-      kernels::gemm_q8_avx512(a, w, bias, y, n0, n1, scratch);
-    } else if (reduced) {
-      kernels::gemm_bf16_avx512(a, w, bias, y, n0, n1, scratch);
-    } else {
-      kernels::gemm_f32_avx512(a, w, bias, y, n0, n1, scratch);
-    }
-  });
 #endif  // __x86_64__
 }
 

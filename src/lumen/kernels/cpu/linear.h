@@ -12,7 +12,8 @@ namespace lumen {
 // thread pool, with the fastest kernels the CPU supports (see linear_kernels.h): a GEMV for
 // m <= 4 (decode), a packed GEMM otherwise. w.precision picks exact fp32 or reduced
 // (bf16 / int8 activations) arithmetic; the GEMV over float weights is bandwidth bound and
-// stays exact either way.
+// stays exact either way, and so does everything over float weights at the AVX2 level (it has
+// no bf16 dot product).
 void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y);
 
 // Plain scalar version, the reference every optimised path is tested against.

@@ -1,5 +1,5 @@
 // Vectorised helpers for AVX2 + FMA kernel files (include only from *_avx2.cpp): e^x, tanh,
-// horizontal reductions and tail masks for 8-float vectors.
+// horizontal reductions, tail masks, prefetches and an 8x8 transpose for 8-float vectors.
 #pragma once
 
 #include <immintrin.h>
@@ -73,6 +73,35 @@ inline __m256 hsum8_avx2(const __m256 v[8]) {
 inline __m256i tail_mask_avx2(int64_t n) {
   const int32_t count = n <= 0 ? 0 : n >= 8 ? 8 : static_cast<int32_t>(n);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Prefetches [p, p + bytes) into L1 (bytes a compile-time constant in the callers, so the
+// loop unrolls). Hints never fault, so p may run past the end of the data.
+template <int64_t bytes>
+inline void prefetch_span_avx2(const uint8_t* p) {
+  for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(p + bytes - 1), _MM_HINT_T0);
+}
+
+// Transposes the 8x8 matrix held in r[0..7] (row i in r[i]) in place: afterwards r[j] holds
+// lane j of every input row. Works on any 32-bit lanes (integers through casts).
+inline void transpose8x8_avx2(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
 }  // namespace lumen::kernels
