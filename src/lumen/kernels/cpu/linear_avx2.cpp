@@ -22,14 +22,6 @@ namespace lumen::kernels {
 
 namespace {
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-inline float f16_scalar(const uint8_t* p) {
-  uint16_t bits;
-  std::memcpy(&bits, p, 2);
-  return _cvtsh_ss(bits);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Weights [c, c + 8) of a stored row as fp32 (exact). c is a multiple of 8, so for the block
 // types the eight lie in one block of 32.

@@ -28,14 +28,6 @@ namespace lumen::kernels {
 
 namespace {
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-inline float f16_scalar(const uint8_t* p) {
-  uint16_t bits;
-  std::memcpy(&bits, p, 2);
-  return _cvtsh_ss(bits);
-}
-
 // A Q4_0 block's nibbles as 32 bytes in value order: bytes 0-15 = low nibbles (weights 0-15),
 // bytes 16-31 = high nibbles (weights 16-31), each 0..15.
 inline __m256i unpack_q4(const uint8_t* block) {

@@ -1,12 +1,23 @@
 // Vectorised helpers for AVX2 + FMA kernel files (include only from *_avx2.cpp): e^x, tanh,
-// horizontal reductions, tail masks, prefetches and an 8x8 transpose for 8-float vectors.
+// horizontal reductions, tail masks, prefetches and an 8x8 transpose for 8-float vectors, and
+// scalar helpers the matmul files share.
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace lumen::kernels {
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// One stored f16 value (2 bytes at p, any alignment) as fp32, by F16C.
+inline float f16_scalar(const uint8_t* p) {
+  uint16_t bits;
+  std::memcpy(&bits, p, 2);
+  return _cvtsh_ss(bits);
+}
 
 // e^x for 8 floats, max relative error ~2 ulp over the normal range. Range reduction
 // x = n ln2 + r, |r| <= ln2/2 (ln2 split in a high and a low part, Cody & Waite), e^r by its
