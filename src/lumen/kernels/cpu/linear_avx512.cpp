@@ -1,7 +1,9 @@
 // AVX-512 matmul kernels (F, BW, VL, DQ, VNNI, BF16): y = x W^T + b for every stored weight type.
 //
 // GEMV (m <= 4, decode): streams each weight row once, straight from its stored layout, and
-// applies it to every row of x. Bandwidth bound, so the work per byte is kept small.
+// applies it to every row of x. Bandwidth bound, so the work per byte is kept small: 4 rows
+// per pass (2 for m = 3, 4) share each x load, and each pass prefetches the rows two passes
+// ahead in software (the hardware prefetchers follow the interleaved row streams poorly).
 // GEMM (prefill, vision): GotoBLAS-style. A panel of 32 output features is packed for a
 // block of k into a layout where one 64-byte load gives the next k step of 16 features, then
 // a register-blocked micro-kernel runs over rows of x, broadcasting x and accumulating a
@@ -19,6 +21,7 @@
 #include <cstring>
 
 #include "lumen/kernels/cpu/linear_kernels.h"
+#include "lumen/kernels/cpu/vec_math_avx512.h"
 
 namespace lumen::kernels {
 
@@ -102,54 +105,120 @@ void row_to_f32(DType dtype, const uint8_t* row, int64_t k0, int64_t k1, float* 
 }
 
 // ---------------------------------------------------------------------------------------------
-// GEMV, exact: fp32 weights (converted on the fly, exactly) times fp32 x.
+// GEMV: NR stored rows (contiguous, row_bytes apart) times M rows of x per pass;
+// sums[j * M + r] = row j . x row r. The NR rows share each load of x and give the FMAs
+// independent chains. Interleaved reads of NR short streams train the hardware prefetchers
+// poorly, so, as in the AVX2 GEMV, each step also prefetches its share of the NR rows two
+// passes ahead (`ahead`, null for none): the span of NR * row_bytes bytes is spread evenly over
+// the pass's steps, and what the steps do not cover is prefetched after them.
 
-// Dot products of one stored row with up to 4 rows of x; sums[r] receives row r's result.
-template <int M>
-void dot_row_exact(DType dtype, const uint8_t* row, const float* x, int64_t k, float* sums) {
-  __m512 acc[M][2];
-  for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  switch (dtype) {
-    case DType::kF32:
-    case DType::kF16:
-    case DType::kBF16: {
-      const float* wf = reinterpret_cast<const float*>(row);
-      const uint16_t* wh = reinterpret_cast<const uint16_t*>(row);
-      int64_t i = 0;
-      auto load = [&](int64_t at, __mmask16 mask) {
-        if (dtype == DType::kF32) return _mm512_maskz_loadu_ps(mask, wf + at);
-        __m256i h = _mm256_maskz_loadu_epi16(mask, wh + at);
-        if (dtype == DType::kF16) return _mm512_cvtph_ps(h);
-        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-      };
-      for (; i + 32 <= k; i += 32) {
-        const __m512 w0 = load(i, 0xffff), w1 = load(i + 16, 0xffff);
-        for (int r = 0; r < M; ++r) {
-          acc[r][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + r * k + i), acc[r][0]);
-          acc[r][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + r * k + i + 16), acc[r][1]);
-        }
-      }
-      for (; i < k; i += 16) {
-        const __mmask16 mask = tail_mask(k - i);
-        const __m512 w0 = load(i, mask);
-        for (int r = 0; r < M; ++r) acc[r][0] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(mask, x + r * k + i), acc[r][0]);
-      }
-      break;
-    }
-    default: {  // block types: dequantize one block at a time (exact in fp32)
-      alignas(64) float w[32];
-      for (int64_t b = 0; b < k / 32; ++b) {
-        row_to_f32(dtype, row, b * 32, b * 32 + 32, w);
-        const __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16);
-        for (int r = 0; r < M; ++r) {
-          acc[r][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + r * k + b * 32), acc[r][0]);
-          acc[r][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + r * k + b * 32 + 16), acc[r][1]);
-        }
-      }
-      break;
+// Prefetches [p + from, p + to) one line at a time (the tails of a pass's prefetch span).
+inline void prefetch_rest(const uint8_t* p, int64_t from, int64_t to) {
+  for (int64_t off = from; off < to; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+}
+
+// GEMV, exact: weights converted to fp32 on the fly (exactly) times fp32 x.
+
+// Stored bytes of 32 weights of one row (for the block types: one block).
+template <DType D>
+constexpr int64_t kBytesPer32 = D == DType::kF32    ? 128
+                                : D == DType::kQ8_0 ? 34
+                                : D == DType::kQ4_0 ? 18
+                                                    : 64;
+
+// Weights [c, c + 32) of a stored row as fp32 in two zmm (exact). For the block types c is a
+// multiple of 32, so the 32 are one block: d * q, as row_to_f32 computes them.
+template <DType D>
+inline void load32(const uint8_t* row, int64_t c, __m512& w0, __m512& w1) {
+  if constexpr (D == DType::kF32) {
+    const float* src = reinterpret_cast<const float*>(row) + c;
+    w0 = _mm512_loadu_ps(src);
+    w1 = _mm512_loadu_ps(src + 16);
+  } else if constexpr (D == DType::kF16) {
+    const __m256i* src = reinterpret_cast<const __m256i*>(row + 2 * c);
+    w0 = _mm512_cvtph_ps(_mm256_loadu_si256(src));
+    w1 = _mm512_cvtph_ps(_mm256_loadu_si256(src + 1));
+  } else if constexpr (D == DType::kBF16) {
+    const __m256i* src = reinterpret_cast<const __m256i*>(row + 2 * c);
+    w0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(src)), 16));
+    w1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(src + 1)), 16));
+  } else if constexpr (D == DType::kQ8_0) {
+    const uint8_t* block = row + (c / 32) * 34;
+    const __m512 d = _mm512_set1_ps(f16_scalar(block));
+    const __m128i* q = reinterpret_cast<const __m128i*>(block + 2);
+    w0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q))));
+    w1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1))));
+  } else {  // Q4_0: byte j holds weight j (low nibble) and j + 16 (high); d * (nibble - 8)
+    const uint8_t* block = row + (c / 32) * 18;
+    const __m512 d = _mm512_set1_ps(f16_scalar(block));
+    const __m128i low = _mm_set1_epi8(0x0f);
+    const __m512i eight = _mm512_set1_epi32(8);
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+    const __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(q, low)), eight);
+    const __m512i hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), low)), eight);
+    w0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(lo));
+    w1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(hi));
+  }
+}
+
+// Weights [c, c + 16) of a float-type row under `mask` (the row's end), zeros in other lanes.
+template <DType D>
+inline __m512 load16_masked(const uint8_t* row, int64_t c, __mmask16 mask) {
+  if constexpr (D == DType::kF32) {
+    return _mm512_maskz_loadu_ps(mask, reinterpret_cast<const float*>(row) + c);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(mask, reinterpret_cast<const uint16_t*>(row) + c);
+    if constexpr (D == DType::kF16) {
+      return _mm512_cvtph_ps(h);
+    } else {
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
   }
-  for (int r = 0; r < M; ++r) sums[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]));
+}
+
+// Per output two accumulators, over 32 weights a step (even and odd 16), then the row's end
+// 16 at a time into the first; the sum of the two, reduced. Every output sees the same
+// operations in the same order whatever NR is.
+template <DType D, int M, int NR>
+void dot_rows_exact(const float* x, int64_t k, const uint8_t* w, size_t row_bytes, const uint8_t* ahead,
+                    float* sums) {
+  constexpr int64_t step_bytes = NR * kBytesPer32<D>;
+  __m512 acc[NR][M][2];
+  for (int j = 0; j < NR; ++j) {
+    for (int r = 0; r < M; ++r) acc[j][r][0] = acc[j][r][1] = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 32 <= k; i += 32) {
+    if (ahead) prefetch_span_avx512<step_bytes>(ahead + (i / 32) * step_bytes);
+    __m512 x0[M], x1[M];
+    for (int r = 0; r < M; ++r) {
+      x0[r] = _mm512_loadu_ps(x + r * k + i);
+      x1[r] = _mm512_loadu_ps(x + r * k + i + 16);
+    }
+    for (int j = 0; j < NR; ++j) {
+      __m512 w0, w1;
+      load32<D>(w + j * row_bytes, i, w0, w1);
+      for (int r = 0; r < M; ++r) {
+        acc[j][r][0] = _mm512_fmadd_ps(w0, x0[r], acc[j][r][0]);
+        acc[j][r][1] = _mm512_fmadd_ps(w1, x1[r], acc[j][r][1]);
+      }
+    }
+  }
+  if (ahead) prefetch_rest(ahead, (k / 32) * step_bytes, NR * static_cast<int64_t>(row_bytes));
+  if constexpr (D == DType::kF32 || D == DType::kF16 || D == DType::kBF16) {
+    for (; i < k; i += 16) {  // block types have k % 32 == 0
+      const __mmask16 mask = tail_mask(k - i);
+      __m512 xv[M];
+      for (int r = 0; r < M; ++r) xv[r] = _mm512_maskz_loadu_ps(mask, x + r * k + i);
+      for (int j = 0; j < NR; ++j) {
+        const __m512 w0 = load16_masked<D>(w + j * row_bytes, i, mask);
+        for (int r = 0; r < M; ++r) acc[j][r][0] = _mm512_fmadd_ps(w0, xv[r], acc[j][r][0]);
+      }
+    }
+  }
+  for (int j = 0; j < NR; ++j) {
+    for (int r = 0; r < M; ++r) sums[j * M + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][r][0], acc[j][r][1]));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,9 +242,10 @@ inline __m128 q8_group_scales(const uint8_t* group) {
 }
 
 // Scalar dot of one block (tails): sum(w * q) with the same integer arithmetic as the vectors.
-inline int32_t block_dot_scalar(DType dtype, const uint8_t* block, const int8_t* q) {
+template <DType D>
+inline int32_t block_dot_scalar(const uint8_t* block, const int8_t* q) {
   int32_t sum = 0;
-  if (dtype == DType::kQ8_0) {
+  if constexpr (D == DType::kQ8_0) {
     const auto* w = reinterpret_cast<const int8_t*>(block + 2);
     for (int i = 0; i < 32; ++i) sum += static_cast<int32_t>(w[i]) * q[i];
   } else {
@@ -187,42 +257,58 @@ inline int32_t block_dot_scalar(DType dtype, const uint8_t* block, const int8_t*
   return sum;
 }
 
-template <int M>
-void dot_row_q8(DType dtype, const uint8_t* row, const PreparedActivations& a, float* sums) {
+// Per output one accumulator over groups of 4 blocks (the integer dot products of a group,
+// scaled by d_w * d_x per block), reduced, then the tail blocks in scalar. The x side of a
+// group (q, corrections, scales) is loaded once per pass and shared by the NR rows.
+template <DType D, int M, int NR>
+void dot_rows_q8(const uint8_t* w, size_t row_bytes, const uint8_t* ahead, const PreparedActivations& a,
+                 float* sums) {
+  constexpr bool kQ8 = D == DType::kQ8_0;
+  constexpr int64_t block_bytes = kQ8 ? 34 : 18;
+  constexpr int64_t step_bytes = NR * 4 * block_bytes;
   const int64_t k = a.k;
   const int64_t nb = k / 32;
   const int64_t groups = nb / 4;
-  __m512 acc[M];
-  for (int r = 0; r < M; ++r) acc[r] = _mm512_setzero_ps();
-  if (dtype == DType::kQ8_0) {
+  __m512 acc[NR][M];
+  for (int j = 0; j < NR; ++j) {
+    for (int r = 0; r < M; ++r) acc[j][r] = _mm512_setzero_ps();
+  }
+  if constexpr (kQ8) {
     // zmm lo = blocks 4g, 4g+1 (lanes 0-7, 8-15); hi = blocks 4g+2, 4g+3. Weights + 128 as uint8.
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     const __m512i spread_lo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i spread_hi = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
     for (int64_t g = 0; g < groups; ++g) {
-      const uint8_t* group = row + g * 4 * 34;
-      const __m512i w01 = _mm512_xor_si512(
-          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 2))),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 36)), 1),
-          flip);
-      const __m512i w23 = _mm512_xor_si512(
-          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 70))),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 104)), 1),
-          flip);
-      const __m128 dw = q8_group_scales(group);
+      if (ahead) prefetch_span_avx512<step_bytes>(ahead + g * step_bytes);
+      __m512i w01[NR], w23[NR];
+      __m128 dw[NR];
+      for (int j = 0; j < NR; ++j) {
+        const uint8_t* group = w + j * row_bytes + g * 4 * 34;
+        w01[j] = _mm512_xor_si512(
+            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 2))),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 36)), 1),
+            flip);
+        w23[j] = _mm512_xor_si512(
+            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 70))),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 104)), 1),
+            flip);
+        dw[j] = q8_group_scales(group);
+      }
       for (int r = 0; r < M; ++r) {
         const int8_t* q = a.q8_rows + r * k + g * 128;
-        const int32_t* corr = a.corr + r * nb + g * 4;
-        __m512i i01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w01, _mm512_loadu_si512(q));
-        __m512i i23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w23, _mm512_loadu_si512(q + 64));
-        // Fold the offset correction into lane 0 of each block's 8 lanes.
-        i01 = _mm512_add_epi32(i01, _mm512_maskz_permutexvar_epi32(0x0101, spread_lo,
-                                                                    _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(corr)))));
-        i23 = _mm512_add_epi32(i23, _mm512_maskz_permutexvar_epi32(0x0101, spread_hi,
-                                                                    _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(corr)))));
-        const __m512 s = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(a.scale + r * nb + g * 4)));
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(spread_lo, s), acc[r]);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(spread_hi, s), acc[r]);
+        const __m512i q01 = _mm512_loadu_si512(q), q23 = _mm512_loadu_si512(q + 64);
+        // The offset correction, folded into lane 0 of each block's 8 lanes.
+        const __m512i corr = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.corr + r * nb + g * 4)));
+        const __m512i corr01 = _mm512_maskz_permutexvar_epi32(0x0101, spread_lo, corr);
+        const __m512i corr23 = _mm512_maskz_permutexvar_epi32(0x0101, spread_hi, corr);
+        const __m128 dx = _mm_loadu_ps(a.scale + r * nb + g * 4);
+        for (int j = 0; j < NR; ++j) {
+          const __m512i i01 = _mm512_add_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w01[j], q01), corr01);
+          const __m512i i23 = _mm512_add_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w23[j], q23), corr23);
+          const __m512 s = _mm512_castps128_ps512(_mm_mul_ps(dw[j], dx));
+          acc[j][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(spread_lo, s), acc[j][r]);
+          acc[j][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(spread_hi, s), acc[j][r]);
+        }
       }
     }
   } else {
@@ -231,53 +317,92 @@ void dot_row_q8(DType dtype, const uint8_t* row, const PreparedActivations& a, f
     const __m512i low = _mm512_set1_epi8(0x0f);
     const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     for (int64_t g = 0; g < groups; ++g) {
-      const uint8_t* group = row + g * 4 * 18;
-      __m512i packed = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 2)));
-      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 20)), 1);
-      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 38)), 2);
-      packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 56)), 3);
-      const __m512i lo = _mm512_and_si512(packed, low);
-      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
-      const __m128 dw = q4_group_scales(group);
+      if (ahead) prefetch_span_avx512<step_bytes>(ahead + g * step_bytes);
+      __m512i lo[NR], hi[NR];
+      __m128 dw[NR];
+      for (int j = 0; j < NR; ++j) {
+        const uint8_t* group = w + j * row_bytes + g * 4 * 18;
+        __m512i packed = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 2)));
+        packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 20)), 1);
+        packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 38)), 2);
+        packed = _mm512_inserti32x4(packed, _mm_loadu_si128(reinterpret_cast<const __m128i*>(group + 56)), 3);
+        lo[j] = _mm512_and_si512(packed, low);
+        hi[j] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+        dw[j] = q4_group_scales(group);
+      }
       for (int r = 0; r < M; ++r) {
         const int8_t* q = a.q8_rows + r * k + g * 128;
-        const int32_t* corr = a.corr + r * nb + g * 4;
-        __m512i init = _mm512_maskz_permutexvar_epi32(
-            0x1111, spread, _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(corr))));
-        __m512i isum = _mm512_dpbusd_epi32(init, lo, _mm512_loadu_si512(q));
-        isum = _mm512_dpbusd_epi32(isum, hi, _mm512_loadu_si512(q + 64));
-        const __m512 s = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(a.scale + r * nb + g * 4)));
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(spread, s), acc[r]);
+        const __m512i q0 = _mm512_loadu_si512(q), q1 = _mm512_loadu_si512(q + 64);
+        const __m512i init = _mm512_maskz_permutexvar_epi32(
+            0x1111, spread, _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.corr + r * nb + g * 4))));
+        const __m128 dx = _mm_loadu_ps(a.scale + r * nb + g * 4);
+        for (int j = 0; j < NR; ++j) {
+          const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo[j], q0), hi[j], q1);
+          const __m512 s = _mm512_castps128_ps512(_mm_mul_ps(dw[j], dx));
+          acc[j][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(spread, s), acc[j][r]);
+        }
       }
     }
   }
-  const int64_t block_bytes = dtype == DType::kQ8_0 ? 34 : 18;
-  for (int r = 0; r < M; ++r) {
-    float sum = _mm512_reduce_add_ps(acc[r]);
-    for (int64_t b = groups * 4; b < nb; ++b) {  // tail blocks, natural x order
-      const uint8_t* block = row + b * block_bytes;
-      sum += f16_scalar(block) * a.scale[r * nb + b] *
-             static_cast<float>(block_dot_scalar(dtype, block, a.q8_rows + r * k + b * 32));
+  if (ahead) prefetch_rest(ahead, groups * step_bytes, NR * static_cast<int64_t>(row_bytes));
+  for (int j = 0; j < NR; ++j) {
+    const uint8_t* row = w + j * row_bytes;
+    for (int r = 0; r < M; ++r) {
+      float sum = _mm512_reduce_add_ps(acc[j][r]);
+      for (int64_t b = groups * 4; b < nb; ++b) {  // tail blocks, natural x order
+        const uint8_t* block = row + b * block_bytes;
+        sum += f16_scalar(block) * a.scale[r * nb + b] *
+               static_cast<float>(block_dot_scalar<D>(block, a.q8_rows + r * k + b * 32));
+      }
+      sums[j * M + r] = sum;
     }
-    sums[r] = sum;
   }
 }
 
-template <int M>
+template <DType D, int M, int NR>
+inline void dot_rows(const PreparedActivations& a, const uint8_t* w, size_t row_bytes, const uint8_t* ahead,
+                     float* sums) {
+  if constexpr (D == DType::kQ8_0 || D == DType::kQ4_0) {
+    if (a.q8_rows != nullptr) {
+      dot_rows_q8<D, M, NR>(w, row_bytes, ahead, a, sums);
+      return;
+    }
+  }
+  dot_rows_exact<D, M, NR>(a.x, a.k, w, row_bytes, ahead, sums);
+}
+
+template <DType D, int M>
 void gemv_rows(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
                int64_t n1) {
-  const bool int8 = a.q8_rows != nullptr;
-  float sums[M];
-  for (int64_t n = n0; n < n1; ++n) {
-    const uint8_t* row = w.row(n);
-    if (n + 2 < n1) _mm_prefetch(reinterpret_cast<const char*>(w.row(n + 2)), _MM_HINT_T0);
-    if (int8) {
-      dot_row_q8<M>(w.dtype, row, a, sums);
-    } else {
-      dot_row_exact<M>(w.dtype, row, a.x, a.k, sums);
+  // Rows per pass: the exact path holds 2 * NR * M accumulators and 2 * M x vectors, within
+  // the 32 zmm registers (m = 4: 16 + 8); as in the AVX2 GEMV, 4 rows, or 2 for m = 3 and 4.
+  constexpr int NR = M <= 2 ? 4 : 2;
+  const size_t row_bytes = w.row_bytes();
+  float sums[NR * M];
+  int64_t n = n0;
+  for (; n + NR <= n1; n += NR) {
+    const uint8_t* rows = w.data + static_cast<size_t>(n) * row_bytes;
+    dot_rows<D, M, NR>(a, rows, row_bytes, n + 3 * NR <= n1 ? rows + 2 * NR * row_bytes : nullptr, sums);
+    for (int j = 0; j < NR; ++j) {
+      const float b = bias ? bias[n + j] : 0.0f;
+      for (int r = 0; r < M; ++r) y[r * w.rows + n + j] = sums[j * M + r] + b;
     }
+  }
+  for (; n < n1; ++n) {
+    dot_rows<D, M, 1>(a, w.data + static_cast<size_t>(n) * row_bytes, row_bytes, nullptr, sums);
     const float b = bias ? bias[n] : 0.0f;
     for (int r = 0; r < M; ++r) y[r * w.rows + n] = sums[r] + b;
+  }
+}
+
+template <DType D>
+void gemv_typed(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
+                int64_t n1) {
+  switch (a.m) {
+    case 1: gemv_rows<D, 1>(a, w, bias, y, n0, n1); break;
+    case 2: gemv_rows<D, 2>(a, w, bias, y, n0, n1); break;
+    case 3: gemv_rows<D, 3>(a, w, bias, y, n0, n1); break;
+    default: gemv_rows<D, 4>(a, w, bias, y, n0, n1); break;
   }
 }
 
@@ -403,11 +528,13 @@ void panel_bias(const float* bias, int64_t n0, int64_t nn, float* out) {
 
 void gemv_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
                  int64_t n1) {
-  switch (a.m) {
-    case 1: gemv_rows<1>(a, w, bias, y, n0, n1); break;
-    case 2: gemv_rows<2>(a, w, bias, y, n0, n1); break;
-    case 3: gemv_rows<3>(a, w, bias, y, n0, n1); break;
-    default: gemv_rows<4>(a, w, bias, y, n0, n1); break;
+  switch (w.dtype) {
+    case DType::kF32: gemv_typed<DType::kF32>(a, w, bias, y, n0, n1); break;
+    case DType::kF16: gemv_typed<DType::kF16>(a, w, bias, y, n0, n1); break;
+    case DType::kBF16: gemv_typed<DType::kBF16>(a, w, bias, y, n0, n1); break;
+    case DType::kQ8_0: gemv_typed<DType::kQ8_0>(a, w, bias, y, n0, n1); break;
+    case DType::kQ4_0: gemv_typed<DType::kQ4_0>(a, w, bias, y, n0, n1); break;
+    default: break;  // unreachable: loaders reject other dtypes
   }
 }
 

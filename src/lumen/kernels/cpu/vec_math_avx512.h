@@ -1,7 +1,10 @@
-// Vectorised transcendental functions for AVX-512 kernel files (include only from *_avx512.cpp).
+// Vectorised helpers for AVX-512 kernel files (include only from *_avx512.cpp): e^x, tanh and
+// prefetches.
 #pragma once
 
 #include <immintrin.h>
+
+#include <cstdint>
 
 namespace lumen::kernels {
 
@@ -34,6 +37,14 @@ inline __m512 tanh_avx512(__m512 x) {
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 e = exp_avx512(_mm512_add_ps(x, x));
   return _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
+}
+
+// Prefetches [p, p + bytes) into L1 (bytes a compile-time constant in the callers, so the
+// loop unrolls). Hints never fault, so p may run past the end of the data.
+template <int64_t bytes>
+inline void prefetch_span_avx512(const uint8_t* p) {
+  for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(p + bytes - 1), _MM_HINT_T0);
 }
 
 }  // namespace lumen::kernels
