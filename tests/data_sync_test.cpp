@@ -21,6 +21,8 @@ TEST(DataSync, CopiesMatchSharedFolder) {
       {shared / "models" / "imp-shapes", testing::bundled_model_dir()},
       {shared / "fixtures" / "imp-tiny-a", testing::fixtures_dir() / "imp-tiny-a"},
       {shared / "fixtures" / "imp-tiny-b-msft", testing::fixtures_dir() / "imp-tiny-b-msft"},
+      {shared / "fixtures" / "imp-tiny-phi3", testing::fixtures_dir() / "imp-tiny-phi3"},
+      {shared / "fixtures" / "imp-tiny-qwen2", testing::fixtures_dir() / "imp-tiny-qwen2"},
       {shared / "fixtures" / "siglip-tiny", testing::fixtures_dir() / "siglip-tiny"},
       {shared / "fixtures" / "preprocess", testing::fixtures_dir() / "preprocess"},
       {shared / "images", testing::images_dir()},

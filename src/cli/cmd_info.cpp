@@ -27,8 +27,10 @@ int run_info(int argc, char** argv) {
     bytes += view->nbytes;
   }
   std::printf("model:        %s\n", model.resolved_dir().c_str());
-  std::printf("architecture: Imp (SigLIP vision tower + %s projector + Phi decoder), %s weight layout\n",
-              c.projector_type.c_str(), m.layout() == WeightLayout::kPhiMsft ? "legacy phi-msft" : "HF");
+  std::printf("family:       %s: %s\n", m.family().name, m.family().description);
+  std::printf("architecture: %s vision tower + %s projector + %s decoder, %s weight layout\n", m.family().vision.name,
+              c.projector_type.c_str(), m.family().decoder.name,
+              m.layout() == WeightLayout::kPhiMsft ? "legacy phi-msft" : "HF");
   std::printf("parameters:   %.2f M (%.1f MB on disk)\n", static_cast<double>(params) / 1e6, static_cast<double>(bytes) / 1e6);
   std::printf("dtypes:      ");
   for (const auto& [dtype, n] : params_by_dtype) std::printf(" %s %.2f M", dtype.c_str(), static_cast<double>(n) / 1e6);
@@ -44,8 +46,18 @@ int run_info(int argc, char** argv) {
               (long long)c.text.hidden_size, (long long)c.text.num_layers, (long long)c.text.num_heads,
               (long long)c.text.num_kv_heads, (long long)c.text.head_dim(), (long long)c.text.rotary_dim,
               (long long)c.text.intermediate_size, activation_name(c.text.activation));
-  std::printf("vocabulary:   %lld (tokenizer %zu)\n", (long long)c.text.vocab_size, engine->tokenizer().vocab_size());
-  std::printf("context:      %lld positions\n", (long long)c.text.max_positions);
+  if (engine->has_tokenizer()) {
+    std::printf("vocabulary:   %lld (tokenizer %zu)\n", (long long)c.text.vocab_size, engine->tokenizer().vocab_size());
+  } else {
+    std::printf("vocabulary:   %lld (no tokenizer files: prompts as token ids, --prompt-ids)\n",
+                (long long)c.text.vocab_size);
+  }
+  if (c.text.sliding_window > 0) {
+    std::printf("context:      %lld positions (capped at sliding_window %lld: no position is ever masked)\n",
+                (long long)c.text.max_positions, (long long)c.text.sliding_window);
+  } else {
+    std::printf("context:      %lld positions\n", (long long)c.text.max_positions);
+  }
   std::printf("eos:         ");
   for (int32_t id : c.eos_token_ids) std::printf(" %d", id);
   std::printf("\n");

@@ -142,5 +142,48 @@ TEST(ImpConfig, RejectsBadConfigsWithClearErrors) {
   expect_error("{not json", "invalid JSON");
 }
 
+// The Imp-v1.5 fixtures' configs (real keys, tiny sizes): the family, RMSNorm's eps, full rotary
+// by default, the window cap, and every key either read or known to be irrelevant.
+TEST(ImpConfig, Imp15FamiliesParse) {
+  const ImpConfig phi3 = load_imp_config(testing::fixtures_dir() / "imp-tiny-phi3");
+  EXPECT_EQ(phi3.family, "imp_phi3");
+  EXPECT_EQ(phi3.text.activation, Activation::kSilu);  // hidden_act wins over the leftover activation_function
+  EXPECT_DOUBLE_EQ(phi3.text.layer_norm_eps, 1e-5);
+  EXPECT_EQ(phi3.text.rotary_dim, phi3.text.head_dim());
+  EXPECT_EQ(phi3.text.sliding_window, 2047);
+  EXPECT_EQ(phi3.text.max_positions, 2047);  // 4096 capped at the window
+  EXPECT_EQ(phi3.eos_token_ids, (std::vector<int32_t>{32000, 32001, 32007}));  // generation_config.json's list
+  EXPECT_EQ(phi3.unrecognised_keys, std::vector<std::string>{});
+
+  const ImpConfig qwen2 = load_imp_config(testing::fixtures_dir() / "imp-tiny-qwen2");
+  EXPECT_EQ(qwen2.family, "imp_qwen2");
+  EXPECT_DOUBLE_EQ(qwen2.text.layer_norm_eps, 1e-6);
+  EXPECT_DOUBLE_EQ(qwen2.text.rope_theta, 1e6);
+  EXPECT_EQ(qwen2.text.sliding_window, 0) << "use_sliding_window: false";
+  EXPECT_EQ(qwen2.text.max_positions, 32768);
+  EXPECT_EQ(qwen2.unrecognised_keys, std::vector<std::string>{});
+
+  // Without image_token_index, each family's own <image> id.
+  auto config = nlohmann::json::parse(testing::read_file(testing::fixtures_dir() / "imp-tiny-phi3" / "config.json"));
+  config.erase("image_token_index");
+  EXPECT_EQ(parse_imp_config(config.dump()).image_token_id, 32011);
+  config["model_type"] = "imp_qwen2";
+  config["architectures"] = {"ImpQwen2ForCausalLM"};
+  EXPECT_EQ(parse_imp_config(config.dump()).image_token_id, 151646);
+
+  // An unknown family names every supported one.
+  config["model_type"] = "imp_gemma";
+  config["architectures"] = {"ImpGemmaForCausalLM"};
+  try {
+    parse_imp_config(config.dump());
+    ADD_FAILURE() << "an unknown family loaded";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const char* name : {"imp_gemma", "\"imp\"", "\"imp_phi3\"", "\"imp_qwen2\""}) {
+      EXPECT_NE(message.find(name), std::string::npos) << name << " in: " << message;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lumen

@@ -8,6 +8,7 @@
 #include "lumen/formats/safetensors.h"
 #include "lumen/runtime/engine.h"
 #include "lumen/runtime/generator.h"
+#include "models/fixture_reference.h"
 #include "test_data.h"
 
 namespace lumen {
@@ -32,33 +33,13 @@ std::filesystem::path image_path(const std::string& name) {
   return std::filesystem::exists(in_images) ? in_images : testing::fixtures_dir() / "preprocess" / name;
 }
 
-std::vector<float> as_floats(const TensorView& view) {
-  EXPECT_EQ(view.dtype, DType::kF32) << view.name;
-  std::vector<float> out(static_cast<size_t>(view.numel()));
-  std::memcpy(out.data(), view.data, view.nbytes);
-  return out;
-}
-
-double max_abs_diff(const float* a, const std::vector<float>& b) {
-  double worst = 0;
-  for (size_t i = 0; i < b.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])));
-  return worst;
-}
+using testing::as_floats;
+using testing::max_abs_diff;
 
 class ImpFixture : public ::testing::TestWithParam<FixtureCase> {
  protected:
-  static Engine& engine(const std::string& fixture) {
-    static std::map<std::string, std::unique_ptr<Engine>> engines;
-    auto& slot = engines[fixture];
-    if (!slot) slot = Engine::load(testing::fixtures_dir() / fixture);
-    return *slot;
-  }
-  static SafetensorsFile& reference(const std::string& fixture) {
-    static std::map<std::string, std::unique_ptr<SafetensorsFile>> files;
-    auto& slot = files[fixture];
-    if (!slot) slot = SafetensorsFile::open(testing::fixtures_dir() / fixture / "reference.safetensors");
-    return *slot;
-  }
+  static Engine& engine(const std::string& fixture) { return testing::fixture_engine(fixture); }
+  static SafetensorsFile& reference(const std::string& fixture) { return testing::fixture_reference(fixture); }
 };
 
 TEST_P(ImpFixture, VisionStagesMatchReference) {

@@ -48,7 +48,15 @@ nlohmann::json config_json(const SyntheticImpSpec& s, int kv_heads) {
         {"intermediate_size", s.vision_intermediate}, {"layer_norm_eps", 1e-6}, {"model_type", "siglip_vision_model"},
         {"num_attention_heads", s.vision_heads}, {"num_channels", 3}, {"num_hidden_layers", s.vision_layers},
         {"patch_size", s.patch_size}}}};
-  if (s.legacy_layout) {
+  if (s.family != "imp") {
+    const bool phi3 = s.family == "imp_phi3";
+    config.update({{"model_type", s.family}, {"architectures", {phi3 ? "ImpPhi3ForCausalLM" : "ImpQwen2ForCausalLM"}},
+                   {"hidden_size", s.hidden}, {"num_attention_heads", s.heads}, {"num_key_value_heads", kv_heads},
+                   {"intermediate_size", s.intermediate}, {"num_hidden_layers", s.layers},
+                   {"max_position_embeddings", 512}, {"rms_norm_eps", phi3 ? 1e-5 : 1e-6}, {"hidden_act", "silu"},
+                   {"rope_theta", phi3 ? 10000.0 : 1000000.0}, {"tie_word_embeddings", false}});
+    if (phi3) config["sliding_window"] = 2047;
+  } else if (s.legacy_layout) {
     config.update({{"n_embd", s.hidden}, {"n_head", s.heads}, {"n_head_kv", kv_heads}, {"n_inner", s.intermediate},
                    {"n_layer", s.layers}, {"n_positions", 512}, {"rotary_dim", static_cast<int>(s.partial_rotary_factor * head_dim) / 2 * 2},
                    {"layer_norm_epsilon", 1e-5}, {"activation_function", "gelu_new"}});

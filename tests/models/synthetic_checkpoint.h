@@ -12,6 +12,9 @@
 namespace lumen::testing {
 
 struct SyntheticImpSpec {
+  // models/registry's family: "imp" (Phi-2), "imp_phi3" or "imp_qwen2" (RMSNorm, gated SiLU MLP,
+  // full rotary; partial_rotary_factor and legacy_layout apply to "imp" only).
+  std::string family = "imp";
   // Vision tower.
   int vision_hidden = 48, vision_intermediate = 80, vision_layers = 3, vision_heads = 3;
   int image_size = 40, patch_size = 10;

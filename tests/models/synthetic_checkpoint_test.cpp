@@ -3,6 +3,7 @@
 // sizes, each test compares two encodings of the same model that must compute the same thing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +138,43 @@ TEST_F(SyntheticCheckpoints, OtherShapesLoadAndGenerate) {
   ModelRun run = run_model(dir);
   EXPECT_EQ(run.tokens.size(), 8u);
   EXPECT_EQ(run.first_logits.size(), 51200u);
+}
+
+TEST_F(SyntheticCheckpoints, Imp15FamiliesOfOtherShapesLoadAndGenerate) {
+  // Phi-3: a KV group of 3 with head_dim 12; Qwen2: 5 query heads sharing one KV head of
+  // head_dim 6. Neither head_dim is a power of two; three layers each; stored F16 and BF16.
+  struct Shape {
+    const char* family;
+    int hidden, heads, kv_heads;
+    DType dtype;
+  };
+  for (const Shape& shape : {Shape{"imp_phi3", 72, 6, 2, DType::kBF16}, Shape{"imp_qwen2", 30, 5, 1, DType::kF16}}) {
+    SyntheticImpSpec spec;
+    spec.family = shape.family;
+    spec.seed = 11;
+    spec.hidden = shape.hidden;
+    spec.heads = shape.heads;
+    spec.kv_heads = shape.kv_heads;
+    spec.intermediate = 2 * shape.hidden + 6;
+    spec.layers = 3;
+    spec.dtype = shape.dtype;
+    fs::path dir = make(shape.family, spec);
+    auto engine = Engine::load(dir);
+    const ImpConfig& c = engine->model().config();
+    EXPECT_EQ(c.family, shape.family);
+    EXPECT_EQ(engine->model().family().decoder.name, std::string(shape.family).substr(4));
+    EXPECT_EQ(c.text.rotary_dim, c.text.head_dim()) << "full rotary by default";
+    EXPECT_EQ(c.text.num_heads / c.text.num_kv_heads, shape.heads / shape.kv_heads);
+    ModelRun run = run_model(dir);
+    EXPECT_EQ(run.tokens.size(), 8u) << shape.family;
+    ASSERT_EQ(run.first_logits.size(), 51200u);
+    EXPECT_TRUE(std::all_of(run.first_logits.begin(), run.first_logits.end(), [](float x) { return std::isfinite(x); }));
+    // Storing the same values in F32 computes the same first-step logits (fp32 compute on both).
+    spec.dtype = DType::kF32;
+    ModelRun f32 = run_model(make(std::string(shape.family) + "_f32", spec));
+    EXPECT_EQ(run.tokens, f32.tokens) << shape.family;
+    EXPECT_LE(max_abs_diff(run.first_logits, f32.first_logits), 1e-3) << shape.family;
+  }
 }
 
 TEST_F(SyntheticCheckpoints, MisShapedTensorIsNamedAtLoad) {

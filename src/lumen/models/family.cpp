@@ -16,6 +16,21 @@ MatmulPrecision HostDecoder::precision() const {
   return layers.empty() ? MatmulPrecision::kExact : layers.front().qkv.front().weight.precision;
 }
 
+LayerGeometry decoder_geometry(const PhiConfig& c, bool gated_mlp, bool parallel_residual) {
+  LayerGeometry g;
+  g.hidden = c.hidden_size;
+  g.heads = c.num_heads;
+  g.kv_heads = c.num_kv_heads;
+  g.head_dim = c.head_dim();
+  g.rotary_dim = c.rotary_dim;
+  g.rope_theta = c.rope_theta;
+  g.intermediate = c.intermediate_size;
+  g.activation = c.activation;
+  g.gated_mlp = gated_mlp;
+  g.parallel_residual = parallel_residual;
+  return g;
+}
+
 void append_linear_specs(std::vector<TensorSpec>& out, const std::string& prefix, int64_t rows, int64_t cols,
                          bool bias) {
   out.push_back({prefix + ".weight", {rows, cols}});

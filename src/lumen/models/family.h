@@ -50,6 +50,9 @@ struct HostVisionTower {
 
 struct DecoderFamily {
   const char* name;  // e.g. "phi"
+  // The rotary share of head_dim when config.json names neither rotary_dim nor
+  // partial_rotary_factor: Phi-2 0.4, the Llama lineage 1.
+  double default_rotary_fraction;
   // Appends the decoder's tensors of a checkpoint with this config and layout.
   void (*tensor_specs)(const ImpConfig& config, WeightLayout layout, std::vector<TensorSpec>& out);
   // Loads them; throws Error naming a missing or mis-shaped tensor.
@@ -61,6 +64,10 @@ struct VisionFamily {
   void (*tensor_specs)(const ImpConfig& config, WeightLayout layout, std::vector<TensorSpec>& out);
   HostVisionTower (*load)(const TensorStore& store, const ImpConfig& config, WeightLayout layout);
 };
+
+// A decoder layer's geometry from its config: the MLP plain or gated, the residual parallel
+// (Phi) or sequential (the Llama lineage).
+LayerGeometry decoder_geometry(const PhiConfig& config, bool gated_mlp, bool parallel_residual);
 
 // Appends a linear layer's (or a norm's) "PREFIX.weight" [out, in] and "PREFIX.bias" [out].
 void append_linear_specs(std::vector<TensorSpec>& out, const std::string& prefix, int64_t rows, int64_t cols,

@@ -1,5 +1,6 @@
 #include "lumen/models/imp_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iterator>
 #include <regex>
@@ -32,7 +33,7 @@ const char* const kReadKeys[] = {
     "mm_vision_select_layer", "vision_tower_config", "image_aspect_ratio", "hidden_size", "n_embd",
     "num_hidden_layers", "n_layer", "num_attention_heads", "n_head", "num_key_value_heads", "n_head_kv",
     "intermediate_size", "n_inner", "vocab_size", "max_position_embeddings", "n_positions", "layer_norm_eps",
-    "layer_norm_epsilon", "rope_theta", "hidden_act", "activation_function", "rotary_dim", "partial_rotary_factor",
+    "layer_norm_epsilon", "rms_norm_eps", "rope_theta", "sliding_window", "use_sliding_window", "hidden_act", "activation_function", "rotary_dim", "partial_rotary_factor",
     "image_token_index", "eos_token_id", "pad_token_id", "torch_dtype", "dtype"};
 const char* const kIgnoredKeys[] = {
     // bookkeeping and loading hints
@@ -40,6 +41,9 @@ const char* const kIgnoredKeys[] = {
     "img_processor", "bos_token_id", "tokenizer_model_max_length", "tokenizer_padding_side", "initializer_range",
     "model_max_length", "tune_mm_mlp_adapter", "freeze_mm_mlp_adapter", "mm_projector_lr", "unfreeze_vision_tower",
     "mm_vision_tower_lr", "fused_dense", "flash_attn", "flash_rotary", "checkpointing",
+    // Qwen2's per-layer window switch (only with use_sliding_window); Phi-3's LongRoPE base
+    // length (only with rope_scaling, which is refused)
+    "max_window_layers", "original_max_position_embeddings",
     // dropout: off at inference
     "attn_pdrop", "embd_pdrop", "resid_pdrop", "attention_dropout", "hidden_dropout", "summary_first_dropout"};
 // Refused unless absent, null, or their neutral value (false; "flat"; true for use_mm_proj).
@@ -140,7 +144,9 @@ void parse_vision(const nlohmann::json& v, const std::string& label, SiglipVisio
   }
 }
 
-void parse_text(const nlohmann::json& c, const std::string& label, PhiConfig* out) {
+// default_rotary_fraction: of head_dim, when the config names neither rotary_dim nor
+// partial_rotary_factor (Phi-2 0.4; Phi-3, Qwen2, Llama 1).
+void parse_text(const nlohmann::json& c, const std::string& label, double default_rotary_fraction, PhiConfig* out) {
   out->hidden_size = get_int(c, {"hidden_size", "n_embd"}, label, 1, kMaxWidth).value_or(out->hidden_size);
   out->num_layers = get_int(c, {"num_hidden_layers", "n_layer"}, label, 1, kMaxLayers).value_or(out->num_layers);
   out->num_heads = get_int(c, {"num_attention_heads", "n_head"}, label, 1, 4096).value_or(out->num_heads);
@@ -151,7 +157,7 @@ void parse_text(const nlohmann::json& c, const std::string& label, PhiConfig* ou
   out->vocab_size = get_int(c, {"vocab_size"}, label, 1, kMaxVocab).value_or(out->vocab_size);
   out->max_positions =
       get_int(c, {"max_position_embeddings", "n_positions"}, label, 1, kMaxPositions).value_or(out->max_positions);
-  out->layer_norm_eps = get_number(c, {"layer_norm_eps", "layer_norm_epsilon"}, label).value_or(out->layer_norm_eps);
+  out->layer_norm_eps = get_number(c, {"layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps"}, label).value_or(out->layer_norm_eps);
   out->rope_theta = get_number(c, {"rope_theta"}, label).value_or(out->rope_theta);
   if (auto act = get_string(c, {"hidden_act", "activation_function"}, label)) out->activation = parse_activation(*act, label);
   if (out->hidden_size % out->num_heads != 0) {
@@ -168,12 +174,18 @@ void parse_text(const nlohmann::json& c, const std::string& label, PhiConfig* ou
     if (!(*factor >= 0.0 && *factor <= 1.0)) fail(label, ": 'partial_rotary_factor' must be in [0, 1]");
     out->rotary_dim = static_cast<int64_t>(*factor * static_cast<double>(head_dim));  // int() as in HF Phi
   } else {
-    out->rotary_dim = static_cast<int64_t>(0.4 * static_cast<double>(head_dim));
+    out->rotary_dim = static_cast<int64_t>(default_rotary_fraction * static_cast<double>(head_dim));
   }
   if (out->rotary_dim > head_dim || out->rotary_dim % 2 != 0) {
     fail(label, ": rotary dims ", out->rotary_dim, " must be even and at most head_dim ", head_dim);
   }
   if (!(out->layer_norm_eps > 0.0) || !(out->rope_theta > 0.0)) fail(label, ": layer_norm_eps and rope_theta must be positive");
+  const auto use_window = c.find("use_sliding_window");
+  const bool window_on = use_window == c.end() || use_window->is_null() || (use_window->is_boolean() && use_window->get<bool>());
+  if (auto window = get_int(c, {"sliding_window"}, label, 1, kMaxPositions); window && window_on) {
+    out->sliding_window = *window;
+    out->max_positions = std::min(out->max_positions, *window);
+  }
 }
 
 }  // namespace
@@ -202,7 +214,9 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
       if (a.is_string()) config.architectures.push_back(a.get<std::string>());
     }
   }
-  config.family = find_model_family(config.model_type, config.architectures, label).name;
+  const ModelFamily& family = find_model_family(config.model_type, config.architectures, label);
+  config.family = family.name;
+  config.image_token_id = family.default_image_token_id;
 
   refuse_unsupported_keys(c, label);
 
@@ -241,7 +255,7 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
   }
   config.vision_layers_to_run = run;
 
-  parse_text(c, label, &config.text);
+  parse_text(c, label, family.decoder.default_rotary_fraction, &config.text);
   config.image_token_id = static_cast<int32_t>(
       get_int(c, {"image_token_index"}, label, 0, kMaxVocab).value_or(config.image_token_id));
   if (auto eos = c.find("eos_token_id"); eos != c.end() && !eos->is_null()) {

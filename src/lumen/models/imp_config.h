@@ -40,9 +40,13 @@ struct PhiConfig {
   int64_t rotary_dim = 32;  // partial_rotary_factor 0.4 of head_dim 80
   int64_t vocab_size = 51200;
   int64_t max_positions = 3072;
-  double layer_norm_eps = 1e-5;
+  double layer_norm_eps = 1e-5;  // LayerNorm's eps (Phi), or RMSNorm's (rms_norm_eps: Phi-3, Qwen2)
   double rope_theta = 10000.0;
   Activation activation = Activation::kGeluTanh;
+  // Phi-3's sliding_window (Qwen2's when use_sliding_window): keys more than this many positions
+  // behind a query would be masked. Lumen has no windowed attention, so max_positions is capped
+  // at it instead (no position ever reaches the window). 0: none.
+  int64_t sliding_window = 0;
 
   int64_t head_dim() const { return hidden_size / num_heads; }
 };

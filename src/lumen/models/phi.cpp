@@ -23,21 +23,6 @@ const PhiNames& phi_names(WeightLayout layout) {
   return layout == WeightLayout::kPhiMsft ? msft : hf;
 }
 
-LayerGeometry phi_geometry(const PhiConfig& c) {
-  LayerGeometry g;
-  g.hidden = c.hidden_size;
-  g.heads = c.num_heads;
-  g.kv_heads = c.num_kv_heads;
-  g.head_dim = c.head_dim();
-  g.rotary_dim = c.rotary_dim;
-  g.rope_theta = c.rope_theta;
-  g.intermediate = c.intermediate_size;
-  g.activation = c.activation;
-  g.gated_mlp = false;
-  g.parallel_residual = true;
-  return g;
-}
-
 void phi_tensor_specs(const ImpConfig& config, WeightLayout layout, std::vector<TensorSpec>& out) {
   const PhiConfig& c = config.text;
   const PhiNames& n = phi_names(layout);
@@ -66,7 +51,7 @@ HostDecoder load_phi(const TensorStore& store, const ImpConfig& config, WeightLa
   const PhiNames& n = phi_names(layout);
   const int64_t d = c.hidden_size, kv = c.num_kv_heads * c.head_dim();
   HostDecoder decoder;
-  decoder.geometry = phi_geometry(c);
+  decoder.geometry = decoder_geometry(c, /*gated_mlp=*/false, /*parallel_residual=*/true);
   decoder.vocab_size = c.vocab_size;
   decoder.embed_tokens = load_matrix(store, n.embed + ".weight", c.vocab_size, d);
   for (int64_t i = 0; i < c.num_layers; ++i) {
@@ -93,7 +78,7 @@ HostDecoder load_phi(const TensorStore& store, const ImpConfig& config, WeightLa
 }  // namespace
 
 const DecoderFamily& phi_decoder_family() {
-  static const DecoderFamily family{"phi", phi_tensor_specs, load_phi};
+  static const DecoderFamily family{"phi", 0.4, phi_tensor_specs, load_phi};
   return family;
 }
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "lumen/core/error.h"
+#include "lumen/models/llama_decoders.h"
 #include "lumen/models/phi.h"
 #include "lumen/models/siglip_vision.h"
 
@@ -12,7 +13,11 @@ namespace lumen {
 const std::vector<ModelFamily>& model_families() {
   static const std::vector<ModelFamily> families = {
       {"imp", "Imp-v1 (MILVLG): SigLIP vision tower, MLP projector, Phi-2 decoder", {"imp"}, {"ImpForCausalLM"},
-       phi_decoder_family(), siglip_vision_family()},
+       50296, phi_decoder_family(), siglip_vision_family()},
+      {"imp_phi3", "Imp-v1.5-4B-Phi3 (MILVLG): SigLIP vision tower, MLP projector, Phi-3 decoder", {"imp_phi3"},
+       {"ImpPhi3ForCausalLM"}, 32011, phi3_decoder_family(), siglip_vision_family()},
+      {"imp_qwen2", "Imp-v1.5-2B-Qwen1.5 (MILVLG): SigLIP vision tower, MLP projector, Qwen2 decoder",
+       {"imp_qwen2"}, {"ImpQwen2ForCausalLM"}, 151646, qwen2_decoder_family(), siglip_vision_family()},
   };
   return families;
 }

@@ -15,6 +15,9 @@ struct ModelFamily {
   const char* description;  // for `lumen info` and error messages
   std::vector<std::string> model_types;
   std::vector<std::string> architectures;
+  // <image> when config.json has no image_token_index (Imp-v1's 50296, Imp-v1.5-4B-Phi3's 32011
+  // from its added_tokens.json, Imp-v1.5-2B-Qwen1.5's 151646).
+  int32_t default_image_token_id;
   const DecoderFamily& decoder;
   const VisionFamily& vision;
 };

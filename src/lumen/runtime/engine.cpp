@@ -20,10 +20,15 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
   engine->dir_ = dir;
   engine->options_ = options;
   engine->model_ = ImpModel::load(dir, options.quant);
-  engine->tokenizer_ = BpeTokenizer::load(dir);
+  std::error_code ec;
+  engine->has_tokenizer_ = false;
+  for (const char* file : {"tokenizer.json", "vocab.json", "merges.txt"}) {
+    engine->has_tokenizer_ = engine->has_tokenizer_ || std::filesystem::exists(dir / file, ec);
+  }
+  if (engine->has_tokenizer_) engine->tokenizer_ = BpeTokenizer::load(dir);
   // A token the embedding table has no row for would fail mid-request; refuse the pair here.
   const int64_t vocab = engine->model_->config().text.vocab_size;
-  if (static_cast<int64_t>(engine->tokenizer_.vocab_size()) > vocab) {
+  if (engine->has_tokenizer_ && static_cast<int64_t>(engine->tokenizer_.vocab_size()) > vocab) {
     fail(dir.string(), ": the tokenizer has token ids up to ", engine->tokenizer_.vocab_size() - 1,
          " but config.json's vocab_size is ", vocab);
   }
@@ -32,6 +37,14 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
   device_options.activation = options.device_activation;
   engine->device_model_ = DeviceImpModel::upload(*engine->model_, backend, device_options);
   return engine;
+}
+
+const BpeTokenizer& Engine::tokenizer() const {
+  if (!has_tokenizer_) {
+    fail(dir_.string(), " has no tokenizer (tokenizer.json, or vocab.json and merges.txt): give the prompt as token ids "
+                        "(lumen generate --prompt-ids)");
+  }
+  return tokenizer_;
 }
 
 std::vector<float> Engine::preprocess(const Image& image) const {

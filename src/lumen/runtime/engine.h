@@ -33,7 +33,7 @@ struct EngineOptions {
 class Engine {
  public:
   // Throws Error: missing directory, no model in it, bad config, missing/mis-shaped tensors,
-  // missing tokenizer.
+  // incomplete or invalid tokenizer files.
   static std::unique_ptr<Engine> load(const std::filesystem::path& dir, const EngineOptions& options = {});
   // The same on a backend the caller made (which must outlive the engine): tests run the whole
   // runtime on a recording backend this way. options.device is ignored.
@@ -41,7 +41,11 @@ class Engine {
                                       Backend& backend);
 
   const ImpModel& model() const { return *model_; }
-  const BpeTokenizer& tokenizer() const { return tokenizer_; }
+  // A model directory without tokenizer files (tokenizer.json, vocab.json, merges.txt) still
+  // loads: it runs prompts given as token ids (`lumen generate --prompt-ids`), and its replies
+  // are token ids without text. tokenizer() then throws Error saying so.
+  bool has_tokenizer() const { return has_tokenizer_; }
+  const BpeTokenizer& tokenizer() const;
   const EngineOptions& options() const { return options_; }
   // The forward pass on the engine's backend: every prefill, decode and image encode runs here.
   DeviceImpModel& device_model() const { return *device_model_; }
@@ -66,6 +70,7 @@ class Engine {
   Backend* backend_ = nullptr;
   std::unique_ptr<DeviceImpModel> device_model_;
   BpeTokenizer tokenizer_;
+  bool has_tokenizer_ = false;
 };
 
 }  // namespace lumen

@@ -73,8 +73,12 @@ std::vector<float> splice_prompt_embeddings(const Engine& engine, std::span<cons
 
 GenerationResult generate(const Engine& engine, std::string_view prompt, std::span<const Image> images,
                           const GenerationOptions& options, const TextCallback& on_text) {
+  return generate(engine, engine.tokenizer().encode(prompt), images, options, on_text);
+}
+
+GenerationResult generate(const Engine& engine, std::vector<int32_t> tokens, std::span<const Image> images,
+                          const GenerationOptions& options, const TextCallback& on_text) {
   options.sampling.validate();
-  std::vector<int32_t> tokens = engine.tokenizer().encode(prompt);
   count_prompt_positions(engine, tokens, images.size());  // refuse before encoding images
   auto start = std::chrono::steady_clock::now();
   std::vector<float> image_embeds = engine.encode_images(images);

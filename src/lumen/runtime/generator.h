@@ -79,5 +79,9 @@ GenerationResult generate_continuing(const Engine& engine, DecoderRun& decoder, 
 // invalid sampling parameters).
 GenerationResult generate(const Engine& engine, std::string_view prompt, std::span<const Image> images,
                           const GenerationOptions& options, const TextCallback& on_text = {});
+// The same for a prompt given as token ids (image token ids mark the images, in order): for
+// models without tokenizer files and for exact reproduction of a reference's prompt_ids.
+GenerationResult generate(const Engine& engine, std::vector<int32_t> prompt_tokens, std::span<const Image> images,
+                          const GenerationOptions& options, const TextCallback& on_text = {});
 
 }  // namespace lumen

@@ -34,7 +34,10 @@ TokenLoop::Next TokenLoop::step(std::span<float> logits, const TextCallback& on_
   if (is_eos && !options_.ignore_eos) return finish("stop", on_text);
   // Special tokens never reach the text (HF's decode(skip_special_tokens=True), as Imp's
   // model card decodes); one that does not end the reply is dropped and the reply goes on.
-  if (!is_eos && !engine_.tokenizer().is_special(token)) text_ += engine_.tokenizer().token_bytes(token);
+  // Without a tokenizer (a model given token ids) the reply is its tokens only.
+  if (!is_eos && engine_.has_tokenizer() && !engine_.tokenizer().is_special(token)) {
+    text_ += engine_.tokenizer().token_bytes(token);
+  }
   const size_t stop_at = stops_.find_stop(text_);
   if (stop_at != std::string::npos) {
     text_.resize(stop_at);
