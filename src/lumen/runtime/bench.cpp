@@ -54,7 +54,9 @@ double decoder_flops(const ImpConfig& c, double n, double past, bool lm_head_row
   const double d = static_cast<double>(c.text.hidden_size);
   const double kv = static_cast<double>(c.text.num_kv_heads * c.text.head_dim());
   const double inter = static_cast<double>(c.text.intermediate_size);
-  const double proj = n * (2 * d * d + 2 * d * kv + 2 * d * inter);
+  // Phi-2's plain MLP has two matrices (fc1, fc2); the gated MLPs of Phi-3 and Qwen2 three.
+  const double mlp_matrices = c.family == "imp" ? 2 : 3;
+  const double proj = n * (2 * d * d + 2 * d * kv + mlp_matrices * d * inter);
   const double attn = 2 * d * n * (past + (n + 1) / 2);  // causal: each query sees past + its prefix
   const double head = (lm_head_rows_one ? 1 : n) * d * static_cast<double>(c.text.vocab_size);
   return 2 * (static_cast<double>(c.text.num_layers) * (proj + attn) + head);
