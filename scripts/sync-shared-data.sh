@@ -10,7 +10,7 @@ SHARED=${1:-../shared}
 mkdir -p models tests/data/fixtures tests/data/eval
 rsync_copy() { rm -rf "$2"; cp -r "$1" "$2"; chmod -R u+w "$2"; }
 rsync_copy "$SHARED/models/imp-shapes" models/imp-shapes
-for entry in imp-tiny-a imp-tiny-b-msft imp-tiny-phi3 imp-tiny-qwen2 siglip-tiny preprocess imp-v1-3b.config.json; do
+for entry in imp-tiny-a imp-tiny-b-msft imp-tiny-phi3 imp-tiny-qwen2 llava-tiny siglip-tiny preprocess imp-v1-3b.config.json; do
   rsync_copy "$SHARED/fixtures/$entry" "tests/data/fixtures/$entry"
 done
 rsync_copy "$SHARED/images" tests/data/images

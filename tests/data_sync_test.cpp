@@ -23,6 +23,7 @@ TEST(DataSync, CopiesMatchSharedFolder) {
       {shared / "fixtures" / "imp-tiny-b-msft", testing::fixtures_dir() / "imp-tiny-b-msft"},
       {shared / "fixtures" / "imp-tiny-phi3", testing::fixtures_dir() / "imp-tiny-phi3"},
       {shared / "fixtures" / "imp-tiny-qwen2", testing::fixtures_dir() / "imp-tiny-qwen2"},
+      {shared / "fixtures" / "llava-tiny", testing::fixtures_dir() / "llava-tiny"},
       {shared / "fixtures" / "siglip-tiny", testing::fixtures_dir() / "siglip-tiny"},
       {shared / "fixtures" / "preprocess", testing::fixtures_dir() / "preprocess"},
       {shared / "images", testing::images_dir()},

@@ -41,8 +41,9 @@ int run_generate(int argc, char** argv) {
   ArgParser parser("generate", "lumen generate [-m DIR] (--raw-prompt TEXT | --prompt-ids IDS) [-i IMG]... [options]",
                    "Generate a continuation of TEXT, used verbatim: no chat template is applied. Each <image> in\n"
                    "TEXT is replaced by the next -i image's embeddings. With --prompt-ids the prompt is token ids\n"
-                   "and the model's image token id marks each -i image; a model without tokenizer files prints\n"
-                   "the generated ids.");
+                   "and the model's image token id marks each -i image (for LLaVA either once per image or\n"
+                   "repeated once per image feature, as its processor expands it); a model without tokenizer\n"
+                   "files prints the generated ids.");
   model.add_to(parser);
   parser.option("--raw-prompt", "-p", "TEXT", "the prompt, verbatim", &prompt);
   parser.option("--prompt-ids", "", "IDS", "the prompt as comma-separated token ids, e.g. 1,2,3", &prompt_ids);

@@ -29,8 +29,7 @@ int run_info(int argc, char** argv) {
   std::printf("model:        %s\n", model.resolved_dir().c_str());
   std::printf("family:       %s: %s\n", m.family().name, m.family().description);
   std::printf("architecture: %s vision tower + %s projector + %s decoder, %s weight layout\n", m.family().vision.name,
-              c.projector_type.c_str(), m.family().decoder.name,
-              m.layout() == WeightLayout::kPhiMsft ? "legacy phi-msft" : "HF");
+              c.projector_type.c_str(), m.family().decoder.name, weight_layout_name(m.layout()));
   std::printf("parameters:   %.2f M (%.1f MB on disk)\n", static_cast<double>(params) / 1e6, static_cast<double>(bytes) / 1e6);
   std::printf("dtypes:      ");
   for (const auto& [dtype, n] : params_by_dtype) std::printf(" %s %.2f M", dtype.c_str(), static_cast<double>(n) / 1e6);
@@ -39,9 +38,18 @@ int run_info(int argc, char** argv) {
               (long long)c.vision.image_size, (long long)c.vision.image_size, (long long)c.vision.patch_size,
               (long long)c.vision.hidden_size, (long long)c.vision.num_heads, (long long)c.vision_layers_to_run,
               (long long)c.vision.num_layers, (long long)c.vision_select_layer, activation_name(c.vision.activation));
-  std::printf("image tokens: %lld per image, %s\n", (long long)m.tokens_per_image(),
-              c.image_aspect == ImageAspect::kPad ? "padded to a square first (image_aspect_ratio pad)"
-                                                  : "squash-resized (image_aspect_ratio square)");
+  const ImageProcessorConfig& ip = c.image_processor;
+  if (ip.resize == ImageProcessorConfig::Resize::kShortestEdgeCrop) {
+    std::printf("image tokens: %lld per image (%s), shorter side resized to %lld, centre crop %lldx%lld, "
+                "mean %.4g %.4g %.4g, std %.4g %.4g %.4g\n",
+                (long long)m.tokens_per_image(), c.vision.keep_class_feature ? "class row kept" : "class row dropped",
+                (long long)ip.shortest_edge, (long long)ip.crop_width, (long long)ip.crop_height, ip.mean[0], ip.mean[1],
+                ip.mean[2], ip.std[0], ip.std[1], ip.std[2]);
+  } else {
+    std::printf("image tokens: %lld per image, %s\n", (long long)m.tokens_per_image(),
+                c.image_aspect == ImageAspect::kPad ? "padded to a square first (image_aspect_ratio pad)"
+                                                    : "squash-resized (image_aspect_ratio square)");
+  }
   std::printf("language:     hidden %lld, %lld layers, %lld heads (%lld kv), head dim %lld, rotary %lld, mlp %lld, %s\n",
               (long long)c.text.hidden_size, (long long)c.text.num_layers, (long long)c.text.num_heads,
               (long long)c.text.num_kv_heads, (long long)c.text.head_dim(), (long long)c.text.rotary_dim,

@@ -1,8 +1,10 @@
-// Parity of the Imp-v1.5 families (Phi-3 and Qwen2 decoders behind SigLIP) with their float64
-// references (tests/data/fixtures/imp-tiny-{phi3,qwen2}, README "Multi-family fixtures"): every
-// vision stage, the spliced input embeddings, the decoder's output after each layer, the first-
-// and last-step logits and every greedy token. The fixtures have no tokenizer, so prompts go in
-// as the reference's prompt_ids, as `lumen generate --prompt-ids` gives them.
+// Parity of the Imp-v1.5 families (Phi-3 and Qwen2 decoders behind SigLIP) and LLaVA-1.5 (CLIP
+// and Llama) with their float64 references (tests/data/fixtures/{imp-tiny-phi3, imp-tiny-qwen2,
+// llava-tiny}, README "Multi-family fixtures"): every vision stage from the resized uint8 image
+// on, the spliced input embeddings, the decoder's output after each layer, the first- and
+// last-step logits and every greedy token. The fixtures have no tokenizer, so prompts go in as
+// the reference's prompt_ids, as `lumen generate --prompt-ids` gives them (LLaVA's with each
+// image already expanded to its 16 ids).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +16,8 @@
 #include "lumen/formats/safetensors.h"
 #include "lumen/runtime/engine.h"
 #include "lumen/runtime/generator.h"
+#include "lumen/vision/image_preprocess.h"
+#include "lumen/vision/resize_bicubic.h"
 #include "models/fixture_reference.h"
 #include "test_data.h"
 
@@ -25,7 +29,7 @@ struct FamilyCase {
   nlohmann::json spec;
 };
 
-const char* const kFixtures[] = {"imp-tiny-phi3", "imp-tiny-qwen2"};
+const char* const kFixtures[] = {"imp-tiny-phi3", "imp-tiny-qwen2", "llava-tiny"};
 
 std::vector<FamilyCase> all_cases() {
   std::vector<FamilyCase> cases;
@@ -47,6 +51,13 @@ std::filesystem::path image_path(const std::string& fixture, const std::string& 
 
 using testing::as_floats;
 using testing::max_abs_diff;
+
+// Whether a stored uint8 HWC reference equals the image byte for byte.
+void expect_same_image(const Image& image, const TensorView& expected, const std::string& what) {
+  ASSERT_EQ(expected.dtype, DType::kU8) << what;
+  ASSERT_EQ(expected.shape, (std::vector<int64_t>{image.height, image.width, 3})) << what;
+  EXPECT_EQ(std::memcmp(image.rgb.data(), expected.data, expected.nbytes), 0) << what << " differs";
+}
 
 class FamilyFixture : public ::testing::TestWithParam<FamilyCase> {
  protected:
@@ -81,8 +92,22 @@ TEST_P(FamilyFixture, VisionStagesMatchReference) {
     EXPECT_EQ(fc.spec["prompt_ids"].size(), fc.spec["n_prompt_positions"].get<size_t>()) << "text-only case";
     return;
   }
+  const ImpConfig& config = e.model().config();
+  const bool clip = config.vision.class_token;
   for (size_t j = 0; j < imgs.size(); ++j) {
     const std::string prefix = name + ".image" + std::to_string(j);
+    // The uint8 stages: LLaVA's shortest-edge resize and centre crop, Imp's squash-resize.
+    const ImageProcessorConfig& ip = config.image_processor;
+    if (ip.resize == ImageProcessorConfig::Resize::kShortestEdgeCrop) {
+      const Image resized = resize_shortest_edge(imgs[j], static_cast<int>(ip.shortest_edge), 1u << 30);
+      expect_same_image(resized, *ref.find(prefix + ".resized_u8"), prefix + ".resized_u8");
+      expect_same_image(center_crop(resized, static_cast<int>(ip.crop_width), static_cast<int>(ip.crop_height)),
+                        *ref.find(prefix + ".cropped_u8"), prefix + ".cropped_u8");
+    } else {
+      const int side = static_cast<int>(config.vision.image_size);
+      expect_same_image(resize_bicubic_pil(imgs[j], side, side), *ref.find(prefix + ".resized_u8"),
+                        prefix + ".resized_u8");
+    }
     std::vector<float> pixels = e.preprocess(imgs[j]);
     auto expected_pixels = as_floats(*ref.find(prefix + ".pixel_values"));
     ASSERT_EQ(pixels.size(), expected_pixels.size());
@@ -93,13 +118,15 @@ TEST_P(FamilyFixture, VisionStagesMatchReference) {
     std::vector<float> embeds = e.device_model().encode_images(
         pixels.data(), 1,
         [&](int64_t k, const float* hidden, int64_t rows, int64_t cols) {
-          auto expected = as_floats(*ref.find(prefix + ".vision_hidden." + std::to_string(k)));
+          // k = -1: CLIP's embeddings before pre_layrnorm; k >= 0: transformers' hidden_states[k].
+          auto expected = as_floats(*ref.find(k < 0 ? prefix + ".vision_embeddings"
+                                                    : prefix + ".vision_hidden." + std::to_string(k)));
           ASSERT_EQ(static_cast<size_t>(rows * cols), expected.size());
           EXPECT_LE(max_abs_diff(hidden, expected), 1e-4) << prefix << " vision_hidden." << k;
           ++observed;
         },
         &features);
-    EXPECT_EQ(observed, static_cast<int64_t>(e.model().vision().layers.size()) + 1);
+    EXPECT_EQ(observed, static_cast<int64_t>(e.model().vision().layers.size()) + (clip ? 2 : 1));
     auto expected_features = as_floats(*ref.find(prefix + ".vision_features"));
     ASSERT_EQ(features.size(), expected_features.size());
     EXPECT_LE(max_abs_diff(features.data(), expected_features), 1e-4) << prefix;
@@ -144,7 +171,8 @@ TEST_P(FamilyFixture, DecoderStatesLogitsAndGreedyTokensMatchReference) {
   options.ignore_eos = true;  // references run exactly that many steps
   options.keep_logits = true;
   std::vector<float> image_embeds = e.encode_images(imgs);
-  GenerationResult result = generate_from_embeddings(e, prompt_ids, image_embeds, imgs.size(), options);
+  GenerationResult result = generate_from_embeddings(e, collapse_image_runs(e.model().config(), prompt_ids),
+                                                     image_embeds, imgs.size(), options);
   e.device_model().set_decoder_observer({});
 
   EXPECT_TRUE(embeddings_seen);
@@ -158,6 +186,21 @@ TEST_P(FamilyFixture, DecoderStatesLogitsAndGreedyTokensMatchReference) {
   ASSERT_EQ(result.last_logits.size(), last.size());
   EXPECT_LE(max_abs_diff(result.first_logits.data(), first), 1e-3) << name << " first-step logits";
   EXPECT_LE(max_abs_diff(result.last_logits.data(), last), 1e-3) << name << " last-step logits";
+}
+
+// The path `lumen generate --prompt-ids` takes: the ids exactly as the reference gives them
+// (LLaVA's expanded), the images as files.
+TEST_P(FamilyFixture, PromptIdsAsGivenGenerateTheReferenceTokens) {
+  const FamilyCase& fc = GetParam();
+  Engine& e = engine(fc.fixture);
+  const auto expected_ids = fc.spec["generated_ids"].get<std::vector<int32_t>>();
+  GenerationOptions options;
+  options.max_new_tokens = static_cast<int64_t>(expected_ids.size());
+  options.ignore_eos = true;
+  std::vector<Image> imgs = images();
+  GenerationResult result = generate(e, fc.spec["prompt_ids"].get<std::vector<int32_t>>(), imgs, options);
+  EXPECT_EQ(result.timings.prompt_positions, fc.spec["n_prompt_positions"].get<int64_t>());
+  EXPECT_EQ(result.tokens, expected_ids);
 }
 
 std::string case_name(const ::testing::TestParamInfo<FamilyCase>& info) {

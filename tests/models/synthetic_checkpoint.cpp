@@ -33,6 +33,23 @@ struct Tensor {
 // one the values are drawn for).
 nlohmann::json config_json(const SyntheticImpSpec& s, int kv_heads) {
   const int head_dim = s.hidden / s.heads;
+  if (s.family == "llava") {
+    return {{"architectures", {"LlavaForConditionalGeneration"}},
+            {"model_type", "llava"},
+            {"image_token_index", 50296},
+            {"projector_hidden_act", "gelu"},
+            {"vision_feature_layer", s.select_layer},
+            {"vision_feature_select_strategy", s.llava_keep_class_feature ? "full" : "default"},
+            {"vision_config",
+             {{"hidden_size", s.vision_hidden}, {"image_size", s.image_size}, {"intermediate_size", s.vision_intermediate},
+              {"model_type", "clip_vision_model"}, {"num_attention_heads", s.vision_heads},
+              {"num_hidden_layers", s.vision_layers}, {"patch_size", s.patch_size}}},
+            {"text_config",
+             {{"model_type", "llama"}, {"hidden_size", s.hidden}, {"intermediate_size", s.intermediate},
+              {"num_attention_heads", s.heads}, {"num_key_value_heads", kv_heads}, {"num_hidden_layers", s.layers},
+              {"vocab_size", kVocab}, {"max_position_embeddings", 512}, {"rms_norm_eps", 1e-5},
+              {"eos_token_id", 50295}}}};
+  }
   nlohmann::json config = {
       {"architectures", {"ImpForCausalLM"}},
       {"model_type", "imp"},
@@ -170,14 +187,15 @@ void write_synthetic_imp(const fs::path& dir, const SyntheticImpSpec& s) {
   // 1. The model's values (its own KV heads, HF names), drawn in table order: every layout, file
   // arrangement and KV encoding of one seed holds the same weights.
   const ImpConfig model = parse_imp_config(config_json(s, s.kv_heads).dump(), "synthetic config.json");
+  const WeightLayout layout = s.llava_nested_layout ? WeightLayout::kLlavaHfNested : default_weight_layout(model);
   std::map<std::string, std::vector<float>> drawn;
   ValueDrawer drawer{std::mt19937(s.seed)};
-  for (const TensorSpec& spec : checkpoint_specs(model, WeightLayout::kHf)) drawn[spec.name] = drawer.draw(spec);
+  for (const TensorSpec& spec : checkpoint_specs(model, layout)) drawn[spec.name] = drawer.draw(spec);
 
   // 2. As stored, with HF names: a K or V projection whose table rows grew (the grouped model
   // kept as full MHA) repeats each KV head's rows.
   std::vector<Tensor> tensors;
-  for (const TensorSpec& spec : checkpoint_specs(stored, WeightLayout::kHf)) {
+  for (const TensorSpec& spec : checkpoint_specs(stored, layout)) {
     std::vector<float> values = std::move(drawn.at(spec.name));
     int64_t row = 1;  // elements per row: the product of every dimension after the first
     for (size_t k = 1; k < spec.shape.size(); ++k) row *= spec.shape[k];

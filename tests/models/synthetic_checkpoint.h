@@ -13,8 +13,11 @@ namespace lumen::testing {
 
 struct SyntheticImpSpec {
   // models/registry's family: "imp" (Phi-2), "imp_phi3" or "imp_qwen2" (RMSNorm, gated SiLU MLP,
-  // full rotary; partial_rotary_factor and legacy_layout apply to "imp" only).
+  // full rotary; partial_rotary_factor and legacy_layout apply to "imp" only), or "llava" (a CLIP
+  // tower and a Llama decoder, in a nested config.json; projector_depth is 2).
   std::string family = "imp";
+  bool llava_nested_layout = false;  // llava: model.language_model.* rather than language_model.model.*
+  bool llava_keep_class_feature = false;  // llava: vision_feature_select_strategy "full"
   // Vision tower.
   int vision_hidden = 48, vision_intermediate = 80, vision_layers = 3, vision_heads = 3;
   int image_size = 40, patch_size = 10;

@@ -177,6 +177,57 @@ TEST_F(SyntheticCheckpoints, Imp15FamiliesOfOtherShapesLoadAndGenerate) {
   }
 }
 
+TEST_F(SyntheticCheckpoints, LlavaOfOtherShapesLoadAndGenerate) {
+  // A CLIP tower of 3 heads of 12 over a 3x3 patch grid (plus the class row: 10 rows per image)
+  // and a Llama decoder whose 6 query heads of head_dim 10 share 2 KV heads; stored F16.
+  SyntheticImpSpec spec;
+  spec.family = "llava";
+  spec.seed = 13;
+  spec.vision_hidden = 36;
+  spec.vision_heads = 3;
+  spec.vision_intermediate = 70;
+  spec.vision_layers = 4;
+  spec.image_size = 30;
+  spec.patch_size = 10;
+  spec.select_layer = -2;
+  spec.hidden = 60;
+  spec.heads = 6;
+  spec.kv_heads = 2;
+  spec.intermediate = 100;
+  spec.layers = 3;
+  spec.dtype = DType::kF16;
+  fs::path dir = make("llava", spec);
+  auto engine = Engine::load(dir);
+  const ImpConfig& c = engine->model().config();
+  EXPECT_EQ(c.family, "llava");
+  EXPECT_EQ(engine->model().layout(), WeightLayout::kLlavaHf);
+  EXPECT_EQ(engine->model().family().vision.name, std::string("clip"));
+  EXPECT_EQ(engine->model().family().decoder.name, std::string("llama"));
+  EXPECT_EQ(c.vision_layers_to_run, 3);
+  EXPECT_EQ(engine->model().tokens_per_image(), 9) << "class row dropped";
+  ModelRun run = run_model(dir);
+  EXPECT_EQ(run.tokens.size(), 8u);
+  ASSERT_EQ(run.first_logits.size(), 51200u);
+  EXPECT_TRUE(std::all_of(run.first_logits.begin(), run.first_logits.end(), [](float x) { return std::isfinite(x); }));
+
+  // The same values in F32 and in transformers' newer nested layout compute the same thing.
+  SyntheticImpSpec nested = spec;
+  nested.dtype = DType::kF32;
+  nested.llava_nested_layout = true;
+  fs::path nested_dir = make("llava_nested", nested);
+  EXPECT_EQ(Engine::load(nested_dir)->model().layout(), WeightLayout::kLlavaHfNested);
+  ModelRun f32 = run_model(nested_dir);
+  EXPECT_EQ(run.tokens, f32.tokens);
+  EXPECT_LE(max_abs_diff(run.first_logits, f32.first_logits), 1e-3);
+
+  // vision_feature_select_strategy "full" keeps the class row: one more image row.
+  SyntheticImpSpec full = spec;
+  full.llava_keep_class_feature = true;
+  fs::path full_dir = make("llava_full", full);
+  EXPECT_EQ(Engine::load(full_dir)->model().tokens_per_image(), 10);
+  EXPECT_EQ(run_model(full_dir).tokens.size(), 8u);
+}
+
 TEST_F(SyntheticCheckpoints, MisShapedTensorIsNamedAtLoad) {
   SyntheticImpSpec spec;
   fs::path dir = make("misshaped", spec);

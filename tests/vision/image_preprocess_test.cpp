@@ -206,5 +206,71 @@ TEST(ImagePreprocess, EnginePadsWhenTheConfigSaysPad) {
   fs::remove_all(dir);
 }
 
+// An image whose every pixel says where it is: (x, y, x + y) mod 256.
+Image coordinate_image(int width, int height) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.rgb.resize(image.pixel_count() * 3);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      uint8_t* px = &image.rgb[(static_cast<size_t>(y) * width + x) * 3];
+      px[0] = static_cast<uint8_t>(x);
+      px[1] = static_cast<uint8_t>(y);
+      px[2] = static_cast<uint8_t>(x + y);
+    }
+  }
+  return image;
+}
+
+TEST(ClipPreprocess, ShortestEdgeResizeTruncatesTheLongSide) {
+  // int(56 * long / short): 451x300 -> 84.19 -> 84; 640x427 -> 83.93 -> 83; portrait the same
+  // the other way round; a square stays square.
+  struct Case {
+    int w, h, edge, out_w, out_h;
+  };
+  for (const Case& c : {Case{451, 300, 56, 84, 56}, Case{640, 427, 56, 83, 56}, Case{300, 451, 56, 56, 84},
+                        Case{50, 50, 56, 56, 56}, Case{10, 3, 336, 1120, 336}}) {
+    const Image out = resize_shortest_edge(coordinate_image(c.w, c.h), c.edge, 1u << 26);
+    EXPECT_EQ(out.width, c.out_w) << c.w << "x" << c.h;
+    EXPECT_EQ(out.height, c.out_h) << c.w << "x" << c.h;
+    // The resize is PIL's bicubic to that size.
+    EXPECT_EQ(out.rgb, resize_bicubic_pil(coordinate_image(c.w, c.h), c.out_w, c.out_h).rgb);
+  }
+}
+
+TEST(ClipPreprocess, ResizeIsRefusedOverThePixelLimitBeforeAllocating) {
+  try {
+    resize_shortest_edge(coordinate_image(4000, 2), 336, 1u << 20);
+    ADD_FAILURE() << "a 4000x2 image resized to a short side of 336 (672000x336) was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kLimitExceeded) << e.what();
+  }
+}
+
+TEST(ClipPreprocess, CenterCropTakesTheFloorOffsets) {
+  const Image image = coordinate_image(9, 6);
+  const Image crop = center_crop(image, 4, 3);  // left (9 - 4) // 2 = 2, top (6 - 3) // 2 = 1
+  ASSERT_EQ(crop.width, 4);
+  ASSERT_EQ(crop.height, 3);
+  EXPECT_EQ(crop.rgb[0], 2);
+  EXPECT_EQ(crop.rgb[1], 1);
+  const uint8_t* last = &crop.rgb[crop.rgb.size() - 3];
+  EXPECT_EQ(last[0], 5);
+  EXPECT_EQ(last[1], 3);
+  EXPECT_EQ(center_crop(image, 9, 6).rgb, image.rgb);
+  EXPECT_THROW(center_crop(image, 10, 6), Error);
+}
+
+TEST(ClipPreprocess, ClipPixelsAreResizeCropNormalise) {
+  const std::array<float, 3> mean = {0.48145466f, 0.4578275f, 0.40821073f};
+  const std::array<float, 3> std = {0.26862954f, 0.26130258f, 0.27577711f};
+  const Image image = coordinate_image(70, 40);
+  const std::vector<float> pixels = clip_pixels(image, 28, 28, 28, mean, std, 1u << 26);
+  const Image expected = center_crop(resize_shortest_edge(image, 28, 1u << 26), 28, 28);
+  EXPECT_EQ(pixels, normalize_to_chw(expected, mean, std));
+  EXPECT_EQ(pixels.size(), 3u * 28 * 28);
+}
+
 }  // namespace
 }  // namespace lumen

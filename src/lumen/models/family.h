@@ -39,12 +39,15 @@ struct HostDecoder {
 
 // A ViT-style vision tower as loaded: a patch embedding (a conv with stride = kernel, seen as a
 // linear map over im2col patches), learned positions, and the layers that run (up to the
-// selected one; its output is the feature, without post-norm).
+// selected one; its output is the feature, without post-norm). CLIP adds a class token before
+// the patches and a LayerNorm before the layers (config.class_token, config.pre_layernorm).
 struct HostVisionTower {
   LayerGeometry geometry;
   SiglipVisionConfig config;
-  Linear patch_embedding;                  // [hidden, channels p p]
-  std::vector<float> position_embedding;   // [num_patches, hidden]
+  Linear patch_embedding;                  // [hidden, channels p p]; bias empty for CLIP
+  std::vector<float> class_embedding;      // [hidden] when config.class_token
+  std::vector<float> position_embedding;   // [sequence_length, hidden] (the class token's row first)
+  HostNorm pre_norm;                       // when config.pre_layernorm
   std::vector<HostLayer> layers;
 };
 

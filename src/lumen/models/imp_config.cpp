@@ -8,6 +8,7 @@
 #include "lumen/core/error.h"
 #include "lumen/core/mapped_file.h"
 #include "lumen/formats/json_util.h"
+#include "lumen/models/llava_config.h"
 #include "lumen/models/registry.h"
 
 namespace lumen {
@@ -119,10 +120,9 @@ std::vector<int32_t> read_token_ids(const nlohmann::json& value, const std::stri
   return ids;
 }
 
-void parse_vision(const nlohmann::json& v, const std::string& label, SiglipVisionConfig* out) {
-  const std::string l = label + " vision_tower_config";
-  if (auto model_type = get_string(v, {"model_type"}, l); model_type && *model_type != "siglip_vision_model") {
-    fail(l, ": vision tower '", *model_type, "' is not supported (expected siglip_vision_model)");
+void parse_vision(const nlohmann::json& v, const std::string& l, const char* expected_type, SiglipVisionConfig* out) {
+  if (auto model_type = get_string(v, {"model_type"}, l); model_type && *model_type != expected_type) {
+    fail(l, ": vision tower '", *model_type, "' is not supported here (expected ", expected_type, ")");
   }
   out->hidden_size = get_int(v, {"hidden_size"}, l, 1, kMaxWidth).value_or(out->hidden_size);
   out->intermediate_size = get_int(v, {"intermediate_size"}, l, 1, 4 * kMaxWidth).value_or(out->intermediate_size);
@@ -144,9 +144,12 @@ void parse_vision(const nlohmann::json& v, const std::string& label, SiglipVisio
   }
 }
 
+}  // namespace
+
 // default_rotary_fraction: of head_dim, when the config names neither rotary_dim nor
 // partial_rotary_factor (Phi-2 0.4; Phi-3, Qwen2, Llama 1).
-void parse_text(const nlohmann::json& c, const std::string& label, double default_rotary_fraction, PhiConfig* out) {
+void parse_text_config(const nlohmann::json& c, const std::string& label, double default_rotary_fraction,
+                       PhiConfig* out) {
   out->hidden_size = get_int(c, {"hidden_size", "n_embd"}, label, 1, kMaxWidth).value_or(out->hidden_size);
   out->num_layers = get_int(c, {"num_hidden_layers", "n_layer"}, label, 1, kMaxLayers).value_or(out->num_layers);
   out->num_heads = get_int(c, {"num_attention_heads", "n_head"}, label, 1, 4096).value_or(out->num_heads);
@@ -188,12 +191,23 @@ void parse_text(const nlohmann::json& c, const std::string& label, double defaul
   }
 }
 
-}  // namespace
-
 ImpConfig parse_imp_config(const std::string& json_text, const std::string& label) {
   nlohmann::json c = json_util::parse(json_text, label);
   if (!c.is_object()) fail(label, ": expected a JSON object");
   ImpConfig config;
+  config.model_type = get_string(c, {"model_type"}, label).value_or("");
+  if (auto arch = c.find("architectures"); arch != c.end() && arch->is_array()) {
+    for (const auto& a : *arch) {
+      if (a.is_string()) config.architectures.push_back(a.get<std::string>());
+    }
+  }
+  const ModelFamily& family = find_model_family(config.model_type, config.architectures, label);
+  config.family = family.name;
+  config.image_token_id = family.default_image_token_id;
+  if (family.nested_config) {  // LLaVA: vision_config and text_config objects
+    parse_llava_config(c, label, family, &config);
+    return config;
+  }
 
   for (const auto& [key, value] : c.items()) {
     if (!listed(kReadKeys, key) && !listed(kIgnoredKeys, key) && !listed(kRefusedKeys, key)) {
@@ -207,16 +221,6 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
       }
     }
   }
-
-  config.model_type = get_string(c, {"model_type"}, label).value_or("");
-  if (auto arch = c.find("architectures"); arch != c.end() && arch->is_array()) {
-    for (const auto& a : *arch) {
-      if (a.is_string()) config.architectures.push_back(a.get<std::string>());
-    }
-  }
-  const ModelFamily& family = find_model_family(config.model_type, config.architectures, label);
-  config.family = family.name;
-  config.image_token_id = family.default_image_token_id;
 
   refuse_unsupported_keys(c, label);
 
@@ -236,7 +240,7 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
 
   if (auto it = c.find("vision_tower_config"); it != c.end() && !it->is_null()) {
     if (!it->is_object()) fail(label, ": 'vision_tower_config' must be an object");
-    parse_vision(*it, label, &config.vision);
+    parse_vision(*it, label + " vision_tower_config", "siglip_vision_model", &config.vision);
   }
   const int64_t mm_hidden = get_int(c, {"mm_hidden_size"}, label, 1, kMaxWidth).value_or(config.vision.hidden_size);
   if (mm_hidden != config.vision.hidden_size) {
@@ -255,7 +259,7 @@ ImpConfig parse_imp_config(const std::string& json_text, const std::string& labe
   }
   config.vision_layers_to_run = run;
 
-  parse_text(c, label, family.decoder.default_rotary_fraction, &config.text);
+  parse_text_config(c, label, family.decoder.default_rotary_fraction, &config.text);
   config.image_token_id = static_cast<int32_t>(
       get_int(c, {"image_token_index"}, label, 0, kMaxVocab).value_or(config.image_token_id));
   if (auto eos = c.find("eos_token_id"); eos != c.end() && !eos->is_null()) {
@@ -288,7 +292,22 @@ const ConfigKeyPolicy& imp_config_key_policy() {
 }
 
 void parse_siglip_vision_config(const nlohmann::json& object, const std::string& label, SiglipVisionConfig* out) {
-  parse_vision(object, label, out);
+  parse_vision(object, label, "siglip_vision_model", out);
+}
+
+void parse_vision_tower_config(const nlohmann::json& object, const std::string& label, const char* model_type,
+                               SiglipVisionConfig* out) {
+  parse_vision(object, label, model_type, out);
+}
+
+const char* weight_layout_name(WeightLayout layout) {
+  switch (layout) {
+    case WeightLayout::kHf: return "HF (model.*)";
+    case WeightLayout::kPhiMsft: return "legacy phi-msft (transformer.*)";
+    case WeightLayout::kLlavaHf: return "llava-hf (language_model.*, vision_tower.*, multi_modal_projector.*)";
+    case WeightLayout::kLlavaHfNested: return "llava-hf nested (model.language_model.*, model.vision_tower.*)";
+  }
+  return "?";
 }
 
 ImpConfig load_imp_config(const std::filesystem::path& model_dir) {
@@ -301,6 +320,13 @@ ImpConfig load_imp_config(const std::filesystem::path& model_dir) {
     fail_kind(ErrorKind::kNotFound, "no model in ", model_dir.string(), ": config.json is missing");
   }
   ImpConfig config = parse_imp_config(read_text_file(config_path, 16u << 20), config_path.string());
+  if (config.prompt_expands_images) {  // LLaVA: CLIPImageProcessor's settings
+    const auto processor_path = model_dir / "preprocessor_config.json";
+    if (std::filesystem::exists(processor_path, ec)) {
+      parse_clip_image_processor(json_util::parse(read_text_file(processor_path, 1u << 20), processor_path.string()),
+                                 processor_path.string(), &config);
+    }
+  }
   const auto gen_path = model_dir / "generation_config.json";
   if (std::filesystem::exists(gen_path, ec)) {
     nlohmann::json gen = json_util::parse(read_text_file(gen_path, 16u << 20), gen_path.string());

@@ -101,7 +101,7 @@ const float* DeviceImpModel::encode_locked(const float* pixels, int64_t n_images
   Scratch& s = *scratch_;
   const float* hidden = w_->vision->run(pixels, n_images, observer);
   const int64_t dv = config_.vision.hidden_size;
-  const int64_t t = n_images * config_.vision.num_patches();
+  const int64_t t = n_images * tokens_per_image();
   const size_t a = dtype_size(act_);
   if (vision_features != nullptr) {
     vision_features->resize(static_cast<size_t>(t * dv));

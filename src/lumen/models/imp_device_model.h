@@ -41,7 +41,7 @@ class DeviceImpModel {
   const ImpConfig& config() const { return config_; }
   Backend& backend() const { return *backend_; }
   DType activation_dtype() const { return act_; }
-  int64_t tokens_per_image() const { return config_.vision.num_patches(); }
+  int64_t tokens_per_image() const { return config_.tokens_per_image(); }
   // Decode steps as graphs (when the backend can) or op by op; benchmarks compare the two.
   void set_graphs(bool on) { graphs_ = on; }
   // Sees the decoder's named intermediates during prefill (models/blocks.h run_layer: per

@@ -36,7 +36,7 @@ class ImpModel {
   const TensorStore& store() const { return *store_; }
 
   // Image tokens each image expands to.
-  int64_t tokens_per_image() const { return config_.vision.num_patches(); }
+  int64_t tokens_per_image() const { return config_.tokens_per_image(); }
 
  private:
   ImpConfig config_;

@@ -10,8 +10,13 @@
 
 namespace lumen {
 
-// Only the vision layers Imp runs (config.vision_layers_to_run) are listed, as in Imp's own
+// The layout a family's checkpoints are published in: kHf (Imp), kLlavaHf (LLaVA).
+WeightLayout default_weight_layout(const ImpConfig& config);
+
+// Only the vision layers that run (config.vision_layers_to_run) are listed, as in Imp's own
 // checkpoints.
-std::vector<TensorSpec> imp_tensor_specs(const ImpConfig& config, WeightLayout layout = WeightLayout::kHf);
+std::vector<TensorSpec> imp_tensor_specs(const ImpConfig& config, WeightLayout layout);
+// In the family's default layout.
+std::vector<TensorSpec> imp_tensor_specs(const ImpConfig& config);
 
 }  // namespace lumen

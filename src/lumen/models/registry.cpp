@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "lumen/core/error.h"
+#include "lumen/models/clip_vision.h"
 #include "lumen/models/llama_decoders.h"
 #include "lumen/models/phi.h"
 #include "lumen/models/siglip_vision.h"
@@ -18,6 +19,8 @@ const std::vector<ModelFamily>& model_families() {
        {"ImpPhi3ForCausalLM"}, 32011, phi3_decoder_family(), siglip_vision_family()},
       {"imp_qwen2", "Imp-v1.5-2B-Qwen1.5 (MILVLG): SigLIP vision tower, MLP projector, Qwen2 decoder",
        {"imp_qwen2"}, {"ImpQwen2ForCausalLM"}, 151646, qwen2_decoder_family(), siglip_vision_family()},
+      {"llava", "LLaVA-1.5 (llava-hf): CLIP vision tower, MLP projector, Llama decoder", {"llava"},
+       {"LlavaForConditionalGeneration"}, 32000, llama_decoder_family(), clip_vision_family(), true},
   };
   return families;
 }

@@ -16,10 +16,13 @@ struct ModelFamily {
   std::vector<std::string> model_types;
   std::vector<std::string> architectures;
   // <image> when config.json has no image_token_index (Imp-v1's 50296, Imp-v1.5-4B-Phi3's 32011
-  // from its added_tokens.json, Imp-v1.5-2B-Qwen1.5's 151646).
+  // from its added_tokens.json, Imp-v1.5-2B-Qwen1.5's 151646, LlavaConfig's 32000).
   int32_t default_image_token_id;
   const DecoderFamily& decoder;
   const VisionFamily& vision;
+  // config.json nests the parts as vision_config and text_config (LLaVA, models/llava_config)
+  // rather than holding the decoder's keys at the top level (Imp).
+  bool nested_config = false;
 };
 
 const std::vector<ModelFamily>& model_families();

@@ -7,6 +7,7 @@ namespace lumen {
 namespace {
 
 constexpr const char* kEmbeddings = ".embeddings";
+constexpr const char* kPreLayerNorm = ".pre_layrnorm";  // CLIP's spelling
 
 std::string imp_vision_prefix(WeightLayout layout) {
   return std::string(imp_checkpoint_root(layout)) + ".vision_tower.vision_tower.vision_model";
@@ -17,15 +18,7 @@ SiglipEncoderShape encoder_shape(const SiglipVisionConfig& c) {
 }
 
 void siglip_tensor_specs(const ImpConfig& config, WeightLayout layout, std::vector<TensorSpec>& out) {
-  const SiglipVisionConfig& v = config.vision;
-  const std::string prefix = imp_vision_prefix(layout);
-  const std::string embeddings = prefix + kEmbeddings;
-  out.push_back({embeddings + ".patch_embedding.weight", {v.hidden_size, v.num_channels, v.patch_size, v.patch_size}});
-  out.push_back({embeddings + ".patch_embedding.bias", {v.hidden_size}});
-  out.push_back({embeddings + ".position_embedding.weight", {v.num_patches(), v.hidden_size}});
-  for (int64_t i = 0; i < config.vision_layers_to_run; ++i) {
-    append_siglip_encoder_layer_specs(out, prefix + ".encoder.layers." + std::to_string(i), encoder_shape(v));
-  }
+  append_vision_tower_specs(out, imp_vision_prefix(layout), config.vision, config.vision_layers_to_run);
 }
 
 HostVisionTower load_siglip(const TensorStore& store, const ImpConfig& config, WeightLayout layout) {
@@ -37,6 +30,19 @@ HostVisionTower load_siglip(const TensorStore& store, const ImpConfig& config, W
 const VisionFamily& siglip_vision_family() {
   static const VisionFamily family{"siglip", siglip_tensor_specs, load_siglip};
   return family;
+}
+
+void append_vision_tower_specs(std::vector<TensorSpec>& out, const std::string& prefix, const SiglipVisionConfig& v,
+                               int64_t layers_to_run) {
+  const std::string embeddings = prefix + kEmbeddings;
+  if (v.class_token) out.push_back({embeddings + ".class_embedding", {v.hidden_size}});
+  out.push_back({embeddings + ".patch_embedding.weight", {v.hidden_size, v.num_channels, v.patch_size, v.patch_size}});
+  if (v.patch_bias) out.push_back({embeddings + ".patch_embedding.bias", {v.hidden_size}});
+  out.push_back({embeddings + ".position_embedding.weight", {v.sequence_length(), v.hidden_size}});
+  if (v.pre_layernorm) append_norm_specs(out, prefix + kPreLayerNorm, v.hidden_size);
+  for (int64_t i = 0; i < layers_to_run; ++i) {
+    append_siglip_encoder_layer_specs(out, prefix + ".encoder.layers." + std::to_string(i), encoder_shape(v));
+  }
 }
 
 HostVisionTower load_siglip_vision_tower(const TensorStore& store, const std::string& prefix,
@@ -55,8 +61,13 @@ HostVisionTower load_siglip_vision_tower(const TensorStore& store, const std::st
   // A conv with stride = kernel is a linear map over flattened (channel, ky, kx) patches.
   tower.patch_embedding.weight =
       load_matrix_reshaped(store, embeddings + ".patch_embedding.weight", {d, c, p, p}, d, c * p * p);
-  tower.patch_embedding.bias = load_vector(store, embeddings + ".patch_embedding.bias", d);
-  tower.position_embedding = load_dense(store, embeddings + ".position_embedding.weight", {config.num_patches(), d});
+  if (config.patch_bias) tower.patch_embedding.bias = load_vector(store, embeddings + ".patch_embedding.bias", d);
+  if (config.class_token) tower.class_embedding = load_vector(store, embeddings + ".class_embedding", d);
+  tower.position_embedding =
+      load_dense(store, embeddings + ".position_embedding.weight", {config.sequence_length(), d});
+  if (config.pre_layernorm) {
+    tower.pre_norm = {NormKind::kLayerNorm, load_layer_norm(store, prefix + kPreLayerNorm, d, config.layer_norm_eps)};
+  }
   for (int64_t i = 0; i < layers_to_run; ++i) {
     tower.layers.push_back(to_host_layer(
         load_siglip_encoder_layer(store, prefix + ".encoder.layers." + std::to_string(i), encoder_shape(config))));
@@ -89,7 +100,9 @@ std::vector<float> siglip_patches(const float* pixels, int64_t n_images, const S
 VisionTowerBlocks::VisionTowerBlocks(Backend& backend, const HostVisionTower& tower, DType act)
     : backend_(&backend), act_(act), config_(tower.config), geometry_(tower.geometry) {
   patch_ = upload_linear(backend, {&tower.patch_embedding}, act);
+  if (config_.class_token) class_embedding_ = upload_floats(backend, tower.class_embedding);
   positions_ = upload_floats(backend, tower.position_embedding);
+  if (config_.pre_layernorm) pre_norm_ = upload_norm(backend, tower.pre_norm);
   for (const HostLayer& layer : tower.layers) layers_.push_back(upload_layer(backend, layer, act));
 }
 
@@ -97,35 +110,62 @@ float* VisionTowerBlocks::run(const float* pixels, int64_t n_images, const Visio
   if (n_images <= 0) fail("encode_images needs at least one image");
   Backend& be = *backend_;
   const int64_t per_image = config_.num_patches(), d = geometry_.hidden;
+  const int64_t length = config_.sequence_length();  // rows per image: [class;] patches
   const int64_t patch_len = config_.num_channels * config_.patch_size * config_.patch_size;
-  const int64_t t = n_images * per_image;
+  const int64_t n_patches = n_images * per_image, t = n_images * length;
+  const size_t row_bytes = static_cast<size_t>(d) * sizeof(float);
   auto grow = [&](DeviceBuffer& buffer, size_t bytes) {
     if (buffer.bytes() < bytes) buffer = be.allocate(bytes);
     return buffer.data();
   };
-  const std::vector<float> patches = siglip_patches(pixels, n_images, config_);  // [t, 3 p p]
+  const std::vector<float> patches = siglip_patches(pixels, n_images, config_);  // [n_patches, 3 p p]
   auto* patches_f32 = static_cast<float*>(grow(patches_f32_, patches.size() * sizeof(float)));
   be.copy_to_device(patches_f32, patches.data(), patches.size() * sizeof(float));
   void* patches_act = grow(patches_, patches.size() * dtype_size(act_));
-  be.convert(patches_f32, DType::kF32, patches_act, act_, t * patch_len);
-  auto* hidden = static_cast<float*>(grow(hidden_, static_cast<size_t>(t * d) * sizeof(float)));
+  be.convert(patches_f32, DType::kF32, patches_act, act_, n_patches * patch_len);
+  auto* hidden = static_cast<float*>(grow(hidden_, static_cast<size_t>(t) * row_bytes));
   const LayerScratch scratch = scratch_.reserve(be, t, geometry_, act_);
 
-  auto observe = [&](int64_t k) {
+  auto observe = [&](int64_t k, const float* rows) {
     if (!observer) return;
     std::vector<float> host(static_cast<size_t>(t * d));
-    be.copy_to_host(host.data(), hidden, host.size() * sizeof(float));
+    be.copy_to_host(host.data(), rows, host.size() * sizeof(float));
     observer(k, host.data(), t, d);
   };
-  be.linear(patches_act, act_, t, patch_.weight, patch_.b(), hidden, DType::kF32, false);
-  be.add_rows(hidden, positions_.as<float>(), t, per_image, d);
-  observe(0);
-  const SequenceBatch images{n_images, per_image};
+  // Embeddings [t, d]: each image's [class;] patch rows, plus the position table. With a
+  // pre-norm (CLIP) they are assembled in `embedded_` and normalised into `hidden`.
+  float* embedded = config_.pre_layernorm ? static_cast<float*>(grow(embedded_, static_cast<size_t>(t) * row_bytes))
+                                          : hidden;
+  if (config_.class_token) {
+    auto* patch_rows = static_cast<float*>(grow(patch_rows_, static_cast<size_t>(n_patches) * row_bytes));
+    be.linear(patches_act, act_, n_patches, patch_.weight, patch_.b(), patch_rows, DType::kF32, false);
+    for (int64_t img = 0; img < n_images; ++img) {
+      float* image_rows = embedded + img * length * d;
+      be.copy_device(image_rows, class_embedding_.as<float>(), row_bytes);
+      be.copy_device(image_rows + d, patch_rows + img * per_image * d, static_cast<size_t>(per_image) * row_bytes);
+    }
+  } else {
+    be.linear(patches_act, act_, n_patches, patch_.weight, patch_.b(), embedded, DType::kF32, false);
+  }
+  be.add_rows(embedded, positions_.as<float>(), t, length, d);
+  if (config_.pre_layernorm) {
+    observe(-1, embedded);
+    apply_norm(be, pre_norm_, embedded, t, d, hidden, DType::kF32);
+  }
+  observe(0, hidden);
+  const SequenceBatch images{n_images, length};
   for (size_t i = 0; i < layers_.size(); ++i) {
     run_layer(be, act_, layers_[i], geometry_, t, hidden, scratch, nullptr, &images);
-    observe(static_cast<int64_t>(i) + 1);
+    observe(static_cast<int64_t>(i) + 1, hidden);
   }
-  return hidden;
+  if (length == config_.feature_tokens()) return hidden;
+  // LLaVA's "default" feature strategy: drop each image's class row.
+  auto* features = static_cast<float*>(grow(features_, static_cast<size_t>(n_patches) * row_bytes));
+  for (int64_t img = 0; img < n_images; ++img) {
+    be.copy_device(features + img * per_image * d, hidden + (img * length + 1) * d,
+                   static_cast<size_t>(per_image) * row_bytes);
+  }
+  return features;
 }
 
 }  // namespace lumen

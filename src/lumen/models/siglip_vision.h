@@ -13,8 +13,10 @@
 
 namespace lumen {
 
-// Called with k = 0 for the embeddings and k after k encoder layers; hidden is
-// [n_images * num_patches, hidden] (used by tests and divergence hunting).
+// Called with k = 0 for the layers' input (SigLIP: the embeddings; CLIP: after pre_layrnorm,
+// transformers' hidden_states[0]), k after k encoder layers, and, with a pre-norm, k = -1 for
+// the embeddings before it; hidden is [n_images * sequence_length, hidden], class rows
+// included (used by tests and divergence hunting).
 using VisionObserver = std::function<void(int64_t k, const float* hidden, int64_t rows, int64_t cols)>;
 
 // The SigLIP vision family as Imp uses it (under {model,transformer}.vision_tower.vision_tower.
@@ -26,15 +28,21 @@ const VisionFamily& siglip_vision_family();
 // (channel, ky, kx) order like the conv weight, patches in row-major grid order.
 std::vector<float> siglip_patches(const float* pixels, int64_t n_images, const SiglipVisionConfig& config);
 
-// Loads a SigLIP vision tower's weights as HostVisionTower (views into the checkpoint).
-// prefix: e.g. "model.vision_tower.vision_tower.vision_model" (Imp) or "vision_model" (the
-// dual encoder). Loads layers [0, layers_to_run). Throws Error naming a bad tensor.
+// The tensors of a ViT tower under `prefix` (`{prefix}.embeddings.*`, `{prefix}.pre_layrnorm`
+// when config.pre_layernorm, `{prefix}.encoder.layers.N` for N < layers_to_run).
+void append_vision_tower_specs(std::vector<TensorSpec>& out, const std::string& prefix,
+                               const SiglipVisionConfig& config, int64_t layers_to_run);
+
+// Loads a SigLIP (or CLIP, per config's flags) vision tower's weights as HostVisionTower
+// (views into the checkpoint). prefix: e.g. "model.vision_tower.vision_tower.vision_model"
+// (Imp) or "vision_model" (the dual encoder). Loads layers [0, layers_to_run). Throws Error
+// naming a bad tensor.
 HostVisionTower load_siglip_vision_tower(const TensorStore& store, const std::string& prefix,
                                          const SiglipVisionConfig& config, int64_t layers_to_run);
 
-// A vision tower on a backend: patch embedding (im2col on the host, one GEMM), learned
-// positions, then the layers, bidirectional within each image. Runs one batch at a time
-// (its scratch is shared: callers serialise).
+// A vision tower on a backend: patch embedding (im2col on the host, one GEMM), [the class
+// token,] learned positions, [pre-norm,] then the layers, bidirectional within each image.
+// Runs one batch at a time (its scratch is shared: callers serialise).
 class VisionTowerBlocks {
  public:
   VisionTowerBlocks(Backend& backend, const HostVisionTower& tower, DType act);
@@ -42,9 +50,9 @@ class VisionTowerBlocks {
   const SiglipVisionConfig& config() const { return config_; }
   int64_t layers() const { return static_cast<int64_t>(layers_.size()); }
 
-  // pixels: [n_images, 3, S, S] normalised (host) -> the last layer's output [n_images *
-  // num_patches, hidden], fp32 in backend memory, valid until the next run. The observer sees
-  // host copies after the embeddings (k = 0) and after each layer k.
+  // pixels: [n_images, 3, S, S] normalised (host) -> the features: the last layer's output
+  // [n_images * feature_tokens, hidden] (class rows dropped unless kept), fp32 in backend
+  // memory, valid until the next run. The observer sees host copies (VisionObserver).
   float* run(const float* pixels, int64_t n_images, const VisionObserver& observer = {});
 
  private:
@@ -53,9 +61,10 @@ class VisionTowerBlocks {
   SiglipVisionConfig config_;
   LayerGeometry geometry_;
   LinearBlock patch_;
-  DeviceBuffer positions_;
+  DeviceBuffer class_embedding_, positions_;
+  NormBlock pre_norm_;
   std::vector<TransformerLayer> layers_;
-  DeviceBuffer patches_f32_, patches_, hidden_;
+  DeviceBuffer patches_f32_, patches_, patch_rows_, embedded_, hidden_, features_;
   LayerBuffers scratch_;
 };
 

@@ -53,7 +53,8 @@ std::string weight_format_name(DType dtype) {
 }
 
 bool is_vision_tensor(const std::string& name) {
-  return name.find("vision_tower") != std::string::npos || name.find("mm_projector") != std::string::npos;
+  return name.find("vision_tower") != std::string::npos || name.find("mm_projector") != std::string::npos ||
+         name.find("multi_modal_projector") != std::string::npos;
 }
 
 bool is_quantizable_matrix(const TensorView& view) {

@@ -40,14 +40,16 @@ double median(std::vector<double> v) {
 // Multiply-adds of one vision encode (tower + projector) and of the decoder over n new tokens
 // after `past` cached ones, x2 for FLOPs.
 double vision_flops(const ImpConfig& c) {
-  const double t = static_cast<double>(c.vision.num_patches());
+  const double t = static_cast<double>(c.vision.sequence_length());  // CLIP: + the class row
   const double d = static_cast<double>(c.vision.hidden_size);
   const double inter = static_cast<double>(c.vision.intermediate_size);
   const double patch = static_cast<double>(c.vision.num_channels * c.vision.patch_size * c.vision.patch_size);
   const double per_layer = t * (4 * d * d + 2 * d * inter) + 2 * t * t * d;  // projections + QK^T, PV
   const double hidden = static_cast<double>(c.text.hidden_size);
-  const double projector = t * (d * hidden + (c.projector_depth - 1) * hidden * hidden);
-  return 2 * (t * d * patch + per_layer * static_cast<double>(c.vision_layers_to_run) + projector);
+  const double features = static_cast<double>(c.tokens_per_image());
+  const double projector = features * (d * hidden + (c.projector_depth - 1) * hidden * hidden);
+  const double patches = static_cast<double>(c.vision.num_patches());
+  return 2 * (patches * d * patch + per_layer * static_cast<double>(c.vision_layers_to_run) + projector);
 }
 
 double decoder_flops(const ImpConfig& c, double n, double past, bool lm_head_rows_one = true) {
@@ -148,7 +150,7 @@ BenchResult run_bench(const BenchOptions& o) {
   const ImpConfig& c = o.config;
   const DType format = parse_weight_format(o.quant);
   const DeviceSpec spec = parse_device(o.device);
-  const int64_t per_image = c.vision.num_patches();
+  const int64_t per_image = c.tokens_per_image();
   const int64_t n_prompt = per_image + o.text_tokens;
   if (o.repeats < 1 || o.batch < 0 || o.text_tokens < 1 || o.decode_tokens < 1 || o.decode_batch < 0) {
     fail("bench: repeats, text_tokens and decode_tokens must be positive, batch and decode_batch not negative");

@@ -49,6 +49,11 @@ const BpeTokenizer& Engine::tokenizer() const {
 
 std::vector<float> Engine::preprocess(const Image& image) const {
   const ImpConfig& c = model_->config();
+  const ImageProcessorConfig& p = c.image_processor;
+  if (p.resize == ImageProcessorConfig::Resize::kShortestEdgeCrop) {
+    return clip_pixels(image, static_cast<int>(p.shortest_edge), static_cast<int>(p.crop_width),
+                       static_cast<int>(p.crop_height), p.mean, p.std, options_.image_limits.max_pixels);
+  }
   return siglip_pixels(image, static_cast<int>(c.vision.image_size), c.image_aspect, options_.image_limits.max_pixels);
 }
 

@@ -52,10 +52,12 @@ class Engine {
   Backend& backend() const { return *backend_; }
   const std::filesystem::path& dir() const { return dir_; }
 
-  // Pads to a square first when config.json says image_aspect_ratio "pad" (LLaVA's
-  // expand2square), then squash-resizes to the tower's input size with PIL's bicubic filter
-  // and normalises with SigLIP's mean = std = 0.5: [3, S, S]. Throws Error (kLimitExceeded)
-  // when the padded square is over options().image_limits.max_pixels.
+  // The checkpoint's image processor (config().image_processor). Imp: pads to a square first
+  // when config.json says image_aspect_ratio "pad" (LLaVA's expand2square), then squash-resizes
+  // to the tower's input size with PIL's bicubic filter and normalises with SigLIP's mean =
+  // std = 0.5. LLaVA: CLIPImageProcessor's shortest-edge resize, centre crop and mean / std.
+  // -> [3, S, S]. Throws Error (kLimitExceeded) when an intermediate image (the padded square,
+  // the resized one) is over options().image_limits.max_pixels.
   std::vector<float> preprocess(const Image& image) const;
   // Preprocesses and encodes images in one batch: [n * tokens_per_image, hidden] (host).
   std::vector<float> encode_images(std::span<const Image> images) const;

@@ -76,9 +76,33 @@ GenerationResult generate(const Engine& engine, std::string_view prompt, std::sp
   return generate(engine, engine.tokenizer().encode(prompt), images, options, on_text);
 }
 
+std::vector<int32_t> collapse_image_runs(const ImpConfig& config, std::vector<int32_t> ids) {
+  const int64_t per_image = config.tokens_per_image();
+  if (!config.prompt_expands_images || per_image <= 1) return ids;
+  std::vector<int32_t> out;
+  out.reserve(ids.size());
+  for (size_t i = 0; i < ids.size();) {
+    if (ids[i] != config.image_token_id) {
+      out.push_back(ids[i++]);
+      continue;
+    }
+    size_t end = i;
+    while (end < ids.size() && ids[end] == config.image_token_id) ++end;
+    const int64_t run = static_cast<int64_t>(end - i);
+    if (run != 1 && run % per_image != 0) {
+      fail("the prompt has a run of ", run, " image token ids (", config.image_token_id, ") at position ", i,
+           ": give one id per image, or ", per_image, " per image as the model's processor expands them");
+    }
+    out.insert(out.end(), static_cast<size_t>(run == 1 ? 1 : run / per_image), config.image_token_id);
+    i = end;
+  }
+  return out;
+}
+
 GenerationResult generate(const Engine& engine, std::vector<int32_t> tokens, std::span<const Image> images,
                           const GenerationOptions& options, const TextCallback& on_text) {
   options.sampling.validate();
+  tokens = collapse_image_runs(engine.model().config(), std::move(tokens));
   count_prompt_positions(engine, tokens, images.size());  // refuse before encoding images
   auto start = std::chrono::steady_clock::now();
   std::vector<float> image_embeds = engine.encode_images(images);

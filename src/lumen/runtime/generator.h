@@ -80,8 +80,16 @@ GenerationResult generate_continuing(const Engine& engine, DecoderRun& decoder, 
 GenerationResult generate(const Engine& engine, std::string_view prompt, std::span<const Image> images,
                           const GenerationOptions& options, const TextCallback& on_text = {});
 // The same for a prompt given as token ids (image token ids mark the images, in order): for
-// models without tokenizer files and for exact reproduction of a reference's prompt_ids.
+// models without tokenizer files and for exact reproduction of a reference's prompt_ids. For
+// LLaVA the ids may carry the processor's expansion (collapse_image_runs).
 GenerationResult generate(const Engine& engine, std::vector<int32_t> prompt_tokens, std::span<const Image> images,
                           const GenerationOptions& options, const TextCallback& on_text = {});
+
+// LLaVA's processor writes tokens_per_image image ids per image (LlavaProcessor expands each
+// <image>); Lumen's runtime carries one marker per image and splices tokens_per_image rows in
+// its place, which is the same sequence. For a config with prompt_expands_images, each run of
+// k * tokens_per_image consecutive image ids becomes k markers; a run of one id is already a
+// marker. Other configs get `ids` back as they are. Throws Error for a run of any other length.
+std::vector<int32_t> collapse_image_runs(const ImpConfig& config, std::vector<int32_t> ids);
 
 }  // namespace lumen

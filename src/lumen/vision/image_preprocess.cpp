@@ -78,4 +78,48 @@ std::vector<float> siglip_pixels(const Image& image, int size, ImageAspect aspec
   return normalize_to_chw(resize_bicubic_pil(image, size, size), kSiglipMean, kSiglipStd);
 }
 
+Image resize_shortest_edge(const Image& image, int shortest_edge, uint64_t max_pixels) {
+  if (image.width <= 0 || image.height <= 0) fail("the image is empty");
+  if (shortest_edge <= 0) fail("resize: shortest_edge must be positive, got ", shortest_edge);
+  const bool portrait = image.width <= image.height;
+  const int64_t short_side = portrait ? image.width : image.height;
+  const int64_t long_side = portrait ? image.height : image.width;
+  // Python's int(size * long / short): a float64 quotient, truncated.
+  const double scaled = static_cast<double>(shortest_edge) * static_cast<double>(long_side) / static_cast<double>(short_side);
+  const uint64_t new_long = static_cast<uint64_t>(scaled);
+  if (new_long * static_cast<uint64_t>(shortest_edge) > max_pixels || new_long > (1u << 30)) {
+    fail_kind(ErrorKind::kLimitExceeded, "the image is ", image.width, "x", image.height,
+              " pixels; resized to a shorter side of ", shortest_edge, " it would have ",
+              new_long * static_cast<uint64_t>(shortest_edge), ", more than the limit of ", max_pixels);
+  }
+  const int out_long = static_cast<int>(new_long);
+  return portrait ? resize_bicubic_pil(image, shortest_edge, out_long) : resize_bicubic_pil(image, out_long, shortest_edge);
+}
+
+Image center_crop(const Image& image, int crop_width, int crop_height) {
+  if (crop_width <= 0 || crop_height <= 0 || crop_width > image.width || crop_height > image.height) {
+    fail("center crop: a ", crop_width, "x", crop_height, " crop does not fit in a ", image.width, "x", image.height,
+         " image");
+  }
+  if (crop_width == image.width && crop_height == image.height) return image;
+  const int top = (image.height - crop_height) / 2, left = (image.width - crop_width) / 2;  // both >= 0: floor
+  Image out;
+  out.width = crop_width;
+  out.height = crop_height;
+  out.rgb.resize(out.pixel_count() * 3);
+  const size_t row_bytes = static_cast<size_t>(crop_width) * 3;
+  for (int y = 0; y < crop_height; ++y) {
+    const uint8_t* src = &image.rgb[(static_cast<size_t>(top + y) * image.width + left) * 3];
+    std::memcpy(&out.rgb[static_cast<size_t>(y) * row_bytes], src, row_bytes);
+  }
+  return out;
+}
+
+std::vector<float> clip_pixels(const Image& image, int shortest_edge, int crop_width, int crop_height,
+                               const std::array<float, 3>& mean, const std::array<float, 3>& std,
+                               uint64_t max_pixels) {
+  return normalize_to_chw(center_crop(resize_shortest_edge(image, shortest_edge, max_pixels), crop_width, crop_height),
+                          mean, std);
+}
+
 }  // namespace lumen

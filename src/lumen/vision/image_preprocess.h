@@ -30,6 +30,23 @@ Image expand_to_square(const Image& image, const std::array<uint8_t, 3>& fill);
 // truncated, so SigLIP's mean 0.5 gives 127.
 std::array<uint8_t, 3> mean_fill_colour(const std::array<float, 3>& mean);
 
+// CLIPImageProcessor's resize (transformers' get_resize_output_image_size with
+// default_to_square False): bicubic as PIL does, the shorter side to `shortest_edge` and the
+// longer to int(shortest_edge * long / short), truncated (451x300 -> 84x56 for 56). The result
+// is checked against max_pixels before it is allocated (Error kLimitExceeded).
+Image resize_shortest_edge(const Image& image, int shortest_edge, uint64_t max_pixels);
+
+// transformers' center_crop for a crop no larger than the image: the window at
+// top = (height - crop_height) // 2, left = (width - crop_width) // 2. Throws Error if the crop
+// is larger than the image.
+Image center_crop(const Image& image, int crop_width, int crop_height);
+
+// The whole of CLIPImageProcessor as LLaVA-1.5 runs it (PIL backend): resize_shortest_edge,
+// center_crop, then normalize_to_chw with `mean` and `std` -> [3, crop_height, crop_width].
+std::vector<float> clip_pixels(const Image& image, int shortest_edge, int crop_width, int crop_height,
+                               const std::array<float, 3>& mean, const std::array<float, 3>& std,
+                               uint64_t max_pixels);
+
 // Returns planar CHW floats, 3 * height * width of them: channel c of pixel x is
 // (x / 255 - mean[c]) / std[c]. Imp's and SigLIP's processors use mean = std = 0.5 (so the
 // output is in [-1, 1]). Bit-identical to transformers' rescale + normalize.
