@@ -60,12 +60,14 @@ class LinearAgainstReference : public ::testing::TestWithParam<std::tuple<DType,
 
 // Which reference a path follows. The portable path and NEON are always exact; AVX-512 follows
 // the requested precision, except the GEMV (m <= 4) over float weights, which is bandwidth bound
-// and stays exact; AVX2 and the Arm dotprod levels follow it over Q8_0/Q4_0 weights only.
+// and stays exact, and float weights on a CPU without AVX512_BF16, which are widened to fp32;
+// AVX2 and the Arm dotprod levels follow it over Q8_0/Q4_0 weights only.
 bool follows_reduced(DType dtype, int64_t m, MatmulPrecision precision) {
   if (precision != MatmulPrecision::kReduced) return false;
   const bool block = dtype_block(dtype) != 1;
   const CpuLevel level = cpu_level();
-  return (level == CpuLevel::kAvx512 && (block || m > 4)) || (level == CpuLevel::kAvx2 && block) ||
+  const bool bf16_dot = cpu_features().avx512bf16;
+  return (level == CpuLevel::kAvx512 && (block || (m > 4 && bf16_dot))) || (level == CpuLevel::kAvx2 && block) ||
          (level >= CpuLevel::kNeonDotprod && block);
 }
 

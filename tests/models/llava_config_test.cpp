@@ -97,6 +97,8 @@ TEST(LlavaConfig, RefusesWhatLumenDoesNotImplementByName) {
   const Case cases[] = {
       {"/vision_feature_layer", {-2, -5}, "vision_feature_layer"},
       {"/vision_feature_layer", 7, "vision_feature_layer"},
+      {"/vision_feature_layer", 0, "vision_feature_layer"},  // found by fuzz_imp_config
+      {"/vision_feature_layer", -4, "vision_feature_layer"},
       {"/vision_feature_select_strategy", "cls", "vision_feature_select_strategy"},
       {"/projector_hidden_act", "relu", "projector_hidden_act"},
       {"/tie_word_embeddings", true, "tie_word_embeddings"},

@@ -71,8 +71,10 @@ CpuLevel best_supported() {
   const CpuFeatures& f = cpu_features();
   CpuLevel level = CpuLevel::kGeneric;
   if (f.avx2 && f.fma && f.f16c) level = CpuLevel::kAvx2;
-  if (level == CpuLevel::kAvx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni &&
-      f.avx512bf16) {
+  // AVX512_BF16 is not required: Skylake-SP's successors without it (Cascade Lake, Ice Lake,
+  // Rocket Lake) run every AVX-512 kernel, and the matmul widens F16/BF16 to fp32 instead of
+  // using vdpbf16ps (linear.cpp).
+  if (level == CpuLevel::kAvx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni) {
     level = CpuLevel::kAvx512;
   }
   if (f.neon) level = CpuLevel::kNeon;

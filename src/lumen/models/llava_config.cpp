@@ -167,9 +167,10 @@ void parse_llava_config(const nlohmann::json& c, const std::string& label, const
   config.vision_select_layer = get_int(c, {"vision_feature_layer"}, label, -kMaxLayers, kMaxLayers).value_or(-2);
   const int64_t layers = config.vision.num_layers;
   // hidden_states[k] is the output after k layers ([0]: after pre_layrnorm), so a negative
-  // index s means L + 1 + s layers.
+  // index s means L + 1 + s layers. At least one layer runs, as for Imp (no checkpoint takes
+  // features from below the first layer).
   const int64_t run = config.vision_select_layer < 0 ? layers + 1 + config.vision_select_layer : config.vision_select_layer;
-  if (run < 0 || run > layers) {
+  if (run < 1 || run > layers) {
     fail(label, ": vision_feature_layer ", config.vision_select_layer, " is out of range for a tower of ", layers,
          " layers");
   }

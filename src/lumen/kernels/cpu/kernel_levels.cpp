@@ -8,8 +8,10 @@ std::string cpu_kernel_summary() {
   const CpuLevel level = cpu_level();
   switch (level) {
     case CpuLevel::kAvx512:
-      return "matmul avx512 (bf16 / int8 vnni at reduced precision), attention avx512, kv store avx512, "
-             "gelu_tanh and quick_gelu avx512, other activations, norms and softmax avx2";
+      return std::string("matmul avx512 (") +
+             (cpu_features().avx512bf16 ? "bf16 / int8 vnni" : "int8 vnni; F16/BF16 widened to fp32: no avx512bf16") +
+             " at reduced precision), attention avx512, kv store avx512, gelu_tanh and quick_gelu avx512, other "
+             "activations, norms and softmax avx2";
     case CpuLevel::kAvx2:
       return "matmul avx2 (int8 for Q8_0/Q4_0 at reduced precision, exact fp32 otherwise), attention avx2, "
              "kv store avx2, activations, norms and softmax avx2";

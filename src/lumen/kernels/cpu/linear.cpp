@@ -169,11 +169,13 @@ void linear_avx2(const float* x, int64_t m, const WeightMatrix& w, const float* 
   });
 }
 
-// AVX-512: bf16 (vdpbf16ps) / int8 (vpdpbusd) at reduced precision, exact fp32 otherwise.
+// AVX-512: bf16 (vdpbf16ps) / int8 (vpdpbusd) at reduced precision, exact fp32 otherwise. A
+// CPU without AVX512_BF16 widens reduced-precision F16/BF16 weights to fp32 (as the AVX2 level
+// does), which is at least as accurate.
 void linear_avx512(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
   const int64_t k = w.cols;
-  const bool reduced = w.precision == MatmulPrecision::kReduced;
   const bool block = is_block_type(w.dtype);
+  const bool reduced = w.precision == MatmulPrecision::kReduced && (block || cpu_features().avx512bf16);
   const int64_t nb = k / 32;
   const bool gemv = m <= kGemvMaxRows;
   // The int8 GEMM packs a whole row of blocks into the per-thread scratch.
