@@ -144,6 +144,16 @@ TEST(ImpConfig, RejectsBadConfigsWithClearErrors) {
 
 // The Imp-v1.5 fixtures' configs (real keys, tiny sizes): the family, RMSNorm's eps, full rotary
 // by default, the window cap, and every key either read or known to be irrelevant.
+TEST(ImpConfig, ImageSizeComesFromTheVisionTowerConfig) {
+  // Imp-v1.5-3B-196: SigLIP at 196 px gives a 14 x 14 grid (196 image tokens, 196 positions).
+  auto config = real_config_with("mm_vision_select_layer", -2);
+  config["vision_tower_config"]["image_size"] = 196;
+  const ImpConfig c = parse_imp_config(config.dump());
+  EXPECT_EQ(c.vision.patches_per_side(), 14);
+  EXPECT_EQ(c.tokens_per_image(), 196);
+  EXPECT_EQ(c.image_processor.resize, ImageProcessorConfig::Resize::kSquash);
+}
+
 TEST(ImpConfig, Imp15FamiliesParse) {
   const ImpConfig phi3 = load_imp_config(testing::fixtures_dir() / "imp-tiny-phi3");
   EXPECT_EQ(phi3.family, "imp_phi3");
