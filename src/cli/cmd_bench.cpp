@@ -75,7 +75,8 @@ int run_bench(int argc, char** argv) {
   parser.option("--decode-batch", "", "N",
                 "sequences decoded together for the batched figure; 0 skips it (default 0 on cpu, 32 on a GPU)",
                 &decode_batch, 0, 4096);
-  parser.option("--config", "", "FILE", "an Imp config.json to take the shapes from (default: Imp-v1-3B)",
+  parser.option("--config", "", "FILE",
+                "a config.json of any supported family to take the shapes from (default: Imp-v1-3B; see bench/configs)",
                 &config_path);
   parser.flag("--no-vision", "", "skip the vision stages (the prompt uses random image embeddings)", &no_vision);
   parser.flag("--no-graph-compare", "", "skip the batch-1 decode without graphs (backends with graphs only)",
