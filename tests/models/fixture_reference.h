@@ -33,6 +33,17 @@ inline double max_abs_diff(const float* a, const std::vector<float>& b) {
   return worst;
 }
 
+// Cosine similarity of a and b[0, a.size()), in double.
+inline double cosine(const std::vector<float>& a, const float* b) {
+  double dot = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    dot += double(a[i]) * b[i];
+    na += double(a[i]) * a[i];
+    nb += double(b[i]) * b[i];
+  }
+  return dot / std::sqrt(na * nb);
+}
+
 // The fixture's engine, loaded on first use and kept for the whole test program.
 inline Engine& fixture_engine(const std::string& fixture) {
   static std::map<std::string, std::unique_ptr<Engine>> engines;

@@ -11,20 +11,11 @@
 #include "lumen/formats/safetensors.h"
 #include "lumen/runtime/engine.h"
 #include "lumen/runtime/generator.h"
+#include "models/fixture_reference.h"
 #include "test_data.h"
 
 namespace lumen {
 namespace {
-
-double cosine(const std::vector<float>& a, const float* b) {
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    dot += double(a[i]) * b[i];
-    na += double(a[i]) * a[i];
-    nb += double(b[i]) * b[i];
-  }
-  return dot / std::sqrt(na * nb);
-}
 
 std::filesystem::path image_path(const std::string& name) {
   auto in_images = testing::images_dir() / name;
@@ -60,7 +51,7 @@ double worst_cosine(const char* quant) {
     EXPECT_NE(expected, nullptr) << name;
     if (expected == nullptr) continue;
     EXPECT_EQ(static_cast<size_t>(expected->numel()), logits.size());
-    const double c = cosine(logits, reinterpret_cast<const float*>(expected->data));
+    const double c = testing::cosine(logits, reinterpret_cast<const float*>(expected->data));
     std::printf("[ quant    ] %-5s %-28s cosine %.6f\n", quant, name.c_str(), c);
     worst = std::min(worst, c);
   }
