@@ -3,6 +3,8 @@
 // lstrip/rstrip added tokens, so byte-level BPE must round-trip exactly:
 //   concat(token_bytes(encode(s))) == s   and   decode(encode(s)) == utf8_lossy(s).
 // The same bytes, read as little-endian int32 ids, are also decoded (any id, valid or not).
+// Qwen2's pre-tokenizer (both digit widths) must cover the text exactly, NFC must not fail on
+// any bytes, and the bytes as a tokenizer.model protobuf are edited or refused, never misread.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +15,7 @@
 
 #include "lumen/core/error.h"
 #include "lumen/text/bpe_tokenizer.h"
+#include "lumen/text/sentencepiece_hf_tokenizer.h"
 
 namespace {
 
@@ -50,6 +53,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)tokenizer.decode(raw_ids);
     for (int32_t id : raw_ids) (void)tokenizer.token_bytes(id);
     (void)tokenizer.token_id(text);
+  }
+  for (int digits : {1, 3}) {
+    std::string covered;
+    for (std::string_view piece : lumen::bpe_detail::pretokenize_qwen2(text, digits)) {
+      if (piece.empty()) std::abort();
+      covered.append(piece);
+    }
+    if (covered != text) std::abort();
+  }
+  (void)lumen::bpe_detail::nfc(text);
+  try {
+    (void)lumen::sentencepiece_detail::without_dummy_prefix(text);
+  } catch (const lumen::Error&) {
   }
   return 0;
 }

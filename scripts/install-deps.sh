@@ -8,6 +8,7 @@ PACKAGES=(
   libjpeg62-turbo-dev libpng-dev nlohmann-json3-dev
   libgtest-dev
   libsentencepiece-dev libhnswlib-dev
+  libicu-dev  # NFC for Qwen2's tokenizer (text/unicode_nfc.cpp)
   libcpp-httplib-dev curl  # lumen serve (HTTP server and image downloads), server tests
   chromium  # the web app's browser tests (tests/web, driven by playwright-core)
   slurm-wlm munge  # batch jobs on Slurm: deploy/slurm, tests/deploy/slurm_test.sh

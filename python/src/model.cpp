@@ -64,7 +64,7 @@ GenerationResult answer(const Engine& engine, const ChatTemplate& chat, const st
                         size_t n_images, const std::string& question, const GenerationOptions& options,
                         const TextCallback& on_text) {
   const std::string prompt = chat.render({{ChatTurn::Role::kUser, question, static_cast<int>(n_images)}});
-  return generate_from_embeddings(engine, engine.tokenizer().encode(prompt), image_embeds, n_images, options, on_text);
+  return generate_from_embeddings(engine, engine.encode_prompt(prompt), image_embeds, n_images, options, on_text);
 }
 
 // lumen._lumen.Chat: a ChatSession on a model, kept alive by the session.
@@ -256,7 +256,7 @@ void bind_model(py::module_& m) {
       .def_property_readonly("context_length",
                              [](const PyModel& self) { return self.engine().model().config().text.max_positions; })
       .def_property_readonly("chat_template",
-                             [](const PyModel& self) { return load_chat_template(self.engine().dir()).name; })
+                             [](const PyModel& self) { return self.engine().chat_template().name; })
       .def("ask",
            [](PyModel& self, const py::sequence& images, const std::string& question, const py::dict& sampling,
               py::object on_text) {
@@ -269,7 +269,7 @@ void bind_model(py::module_& m) {
                const Engine& engine = self.engine();
                // Every image is decoded before anything is encoded, so a bad one fails fast.
                const std::vector<Image> decoded = decode_inputs(self, inputs);
-               return answer(engine, load_chat_template(engine.dir()), engine.encode_images(decoded), decoded.size(),
+               return answer(engine, engine.chat_template(), engine.encode_images(decoded), decoded.size(),
                              question, options, callback);
              });
              return utf8(without_leading_spaces(result.text));
@@ -290,7 +290,7 @@ void bind_model(py::module_& m) {
                const Engine& engine = self.engine();
                const size_t per_image = static_cast<size_t>(engine.model().tokens_per_image() *
                                                             engine.model().config().text.hidden_size);
-               const ChatTemplate chat = load_chat_template(engine.dir());
+               const ChatTemplate chat = engine.chat_template();
                std::vector<std::string> out;
                for (size_t first = 0; first < total; first += static_cast<size_t>(batch)) {
                  const size_t last = std::min(total, first + static_cast<size_t>(batch));

@@ -56,6 +56,8 @@ int run_info(int argc, char** argv) {
               (long long)c.text.intermediate_size, activation_name(c.text.activation));
   if (engine->has_tokenizer()) {
     std::printf("vocabulary:   %lld (tokenizer %zu)\n", (long long)c.text.vocab_size, engine->tokenizer().vocab_size());
+    std::printf("tokenizer:    %s\n", engine->tokenizer().describe().c_str());
+    std::printf("chat format:  %s\n", engine->chat_template().name.c_str());
   } else {
     std::printf("vocabulary:   %lld (no tokenizer files: prompts as token ids, --prompt-ids)\n",
                 (long long)c.text.vocab_size);

@@ -11,7 +11,7 @@ namespace lumen {
 namespace {
 
 struct Reference {
-  explicit Reference(const Engine& e) : engine(e), chat(load_chat_template(e.dir())) {}
+  explicit Reference(const Engine& e) : engine(e), chat(e.chat_template()) {}
 
   const Engine& engine;
   ChatTemplate chat;

@@ -21,8 +21,8 @@ constexpr const char* kTextSuffix = "\nSummarize above sentence in one word:";
 ScoredCaption caption_with_confidence(const Engine& engine, const std::vector<float>& image_embeds,
                                       const std::string& prompt, int64_t max_tokens) {
   const ImpConfig& config = engine.model().config();
-  const ChatTemplate chat = load_chat_template(engine.dir());
-  const std::vector<int32_t> tokens = engine.tokenizer().encode(chat.render({{ChatTurn::Role::kUser, prompt, 1}}));
+  const ChatTemplate chat = engine.chat_template();
+  const std::vector<int32_t> tokens = engine.encode_prompt(chat.render({{ChatTurn::Role::kUser, prompt, 1}}));
   const int64_t positions = count_prompt_positions(engine, tokens, 1);
   const int64_t budget = std::max<int64_t>(0, std::min<int64_t>(max_tokens, config.text.max_positions - positions));
 
@@ -121,7 +121,7 @@ std::vector<float> ImpPromptEmbedder::embed_images(const std::vector<Image>& ima
   if (images.empty()) return out;
   const std::vector<float> embeds = engine_->encode_images(images);
   const size_t per_image = static_cast<size_t>(engine_->model().tokens_per_image() * d);
-  const std::vector<int32_t> tokens = engine_->tokenizer().encode(kImagePrompt);
+  const std::vector<int32_t> tokens = engine_->encode_prompt(kImagePrompt);
   for (size_t i = 0; i < images.size(); ++i) {
     const std::vector<float> one(embeds.begin() + static_cast<std::ptrdiff_t>(i * per_image),
                                  embeds.begin() + static_cast<std::ptrdiff_t>((i + 1) * per_image));

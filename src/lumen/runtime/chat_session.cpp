@@ -13,7 +13,7 @@ std::string trim_whitespace(const std::string& text) {
   return text.substr(begin, text.find_last_not_of(ws) - begin + 1);
 }
 
-ChatSession::ChatSession(const Engine& engine) : engine_(engine), template_(load_chat_template(engine.dir())) {}
+ChatSession::ChatSession(const Engine& engine) : engine_(engine), template_(engine.chat_template()) {}
 
 void ChatSession::attach_images(std::span<const Image> images) {
   if (images.empty()) return;
@@ -35,7 +35,7 @@ GenerationResult ChatSession::send(const std::string& text, const GenerationOpti
                                    const TextCallback& on_text) {
   std::vector<ChatTurn> turns = turns_;
   turns.push_back({ChatTurn::Role::kUser, text, pending_images_});
-  std::vector<int32_t> tokens = engine_.tokenizer().encode(template_.render(turns));
+  std::vector<int32_t> tokens = engine_.encode_prompt(template_.render(turns));
   // Image markers match only themselves, and the k-th marker of every prompt of this session is
   // its k-th image, so a common token prefix is a common prefix of positions. At least one
   // token is left to prefill: its logits start the reply.

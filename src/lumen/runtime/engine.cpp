@@ -2,6 +2,7 @@
 
 #include "lumen/backend/device.h"
 #include "lumen/core/error.h"
+#include "lumen/text/tokenizer.h"
 #include "lumen/vision/image_preprocess.h"
 
 namespace lumen {
@@ -20,17 +21,20 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
   engine->dir_ = dir;
   engine->options_ = options;
   engine->model_ = ImpModel::load(dir, options.quant);
-  std::error_code ec;
-  engine->has_tokenizer_ = false;
-  for (const char* file : {"tokenizer.json", "vocab.json", "merges.txt"}) {
-    engine->has_tokenizer_ = engine->has_tokenizer_ || std::filesystem::exists(dir / file, ec);
-  }
-  if (engine->has_tokenizer_) engine->tokenizer_ = BpeTokenizer::load(dir);
+  if (has_tokenizer_files(dir)) engine->tokenizer_ = load_tokenizer(dir);
   // A token the embedding table has no row for would fail mid-request; refuse the pair here.
-  const int64_t vocab = engine->model_->config().text.vocab_size;
-  if (engine->has_tokenizer_ && static_cast<int64_t>(engine->tokenizer_.vocab_size()) > vocab) {
-    fail(dir.string(), ": the tokenizer has token ids up to ", engine->tokenizer_.vocab_size() - 1,
+  const ImpConfig& config = engine->model_->config();
+  const int64_t vocab = config.text.vocab_size;
+  if (engine->tokenizer_ && static_cast<int64_t>(engine->tokenizer_->vocab_size()) > vocab) {
+    fail(dir.string(), ": the tokenizer has token ids up to ", engine->tokenizer_->vocab_size() - 1,
          " but config.json's vocab_size is ", vocab);
+  }
+  if (engine->tokenizer_ && config.prompt_expands_images) {
+    const std::optional<int32_t> image = engine->tokenizer_->token_id(kImageMarkerText);
+    if (image && *image != config.image_token_id) {
+      fail(dir.string(), ": the tokenizer gives <image> id ", *image, " but config.json's image_token_index is ",
+           config.image_token_id);
+    }
   }
   engine->backend_ = &backend;
   DeviceModelOptions device_options;
@@ -39,13 +43,22 @@ std::unique_ptr<Engine> Engine::load(const std::filesystem::path& dir, const Eng
   return engine;
 }
 
-const BpeTokenizer& Engine::tokenizer() const {
-  if (!has_tokenizer_) {
-    fail(dir_.string(), " has no tokenizer (tokenizer.json, or vocab.json and merges.txt): give the prompt as token ids "
-                        "(lumen generate --prompt-ids)");
+const Tokenizer& Engine::tokenizer() const {
+  if (!tokenizer_) {
+    fail(dir_.string(), " has no tokenizer (tokenizer.model, tokenizer.json, or vocab.json and merges.txt): give the "
+                        "prompt as token ids (lumen generate --prompt-ids)");
   }
-  return tokenizer_;
+  return *tokenizer_;
 }
+
+std::vector<int32_t> Engine::encode_prompt(std::string_view prompt) const {
+  const Tokenizer& tokens = tokenizer();
+  const ImpConfig& config = model_->config();
+  if (config.prompt_expands_images && tokens.token_id(kImageMarkerText)) return tokens.encode(prompt);
+  return encode_split_at_images(tokens, prompt, kImageMarkerText, config.image_token_id);
+}
+
+ChatTemplate Engine::chat_template() const { return load_chat_template(dir_, model_->config().family); }
 
 std::vector<float> Engine::preprocess(const Image& image) const {
   const ImpConfig& c = model_->config();

@@ -10,7 +10,8 @@
 #include "lumen/backend/backend.h"
 #include "lumen/models/imp_device_model.h"
 #include "lumen/models/imp_model.h"
-#include "lumen/text/bpe_tokenizer.h"
+#include "lumen/text/chat_template.h"
+#include "lumen/text/tokenizer.h"
 #include "lumen/vision/image.h"
 #include "lumen/vision/image_decode.h"
 
@@ -41,11 +42,21 @@ class Engine {
                                       Backend& backend);
 
   const ImpModel& model() const { return *model_; }
-  // A model directory without tokenizer files (tokenizer.json, vocab.json, merges.txt) still
-  // loads: it runs prompts given as token ids (`lumen generate --prompt-ids`), and its replies
-  // are token ids without text. tokenizer() then throws Error saying so.
-  bool has_tokenizer() const { return has_tokenizer_; }
-  const BpeTokenizer& tokenizer() const;
+  // A model directory without tokenizer files (tokenizer.model, tokenizer.json, vocab.json +
+  // merges.txt) still loads: it runs prompts given as token ids (`lumen generate --prompt-ids`),
+  // and its replies are token ids without text. tokenizer() then throws Error saying so.
+  bool has_tokenizer() const { return tokenizer_ != nullptr; }
+  const Tokenizer& tokenizer() const;
+  // A rendered prompt (its images as "<image>" in the text) as the model's input ids, with one
+  // config().image_token_id marker per image:
+  //  - Imp (LLaVA's code, tokenizer_image_token in mm_utils.py): the text is cut at each
+  //    "<image>", each piece tokenized on its own (so a SentencePiece piece gets its own prefix),
+  //    and a BOS the tokenizer puts first kept only before the first piece;
+  //  - llava-hf (LlavaProcessor): the whole text is tokenized, "<image>" being an added token.
+  // Throws Error when there is no tokenizer.
+  std::vector<int32_t> encode_prompt(std::string_view prompt) const;
+  // The conversation format (text/chat_template.h) the checkpoint names, else its family's.
+  ChatTemplate chat_template() const;
   const EngineOptions& options() const { return options_; }
   // The forward pass on the engine's backend: every prefill, decode and image encode runs here.
   DeviceImpModel& device_model() const { return *device_model_; }
@@ -71,8 +82,7 @@ class Engine {
   std::unique_ptr<Backend> owned_backend_;        // before device_model_: destroyed after it
   Backend* backend_ = nullptr;
   std::unique_ptr<DeviceImpModel> device_model_;
-  BpeTokenizer tokenizer_;
-  bool has_tokenizer_ = false;
+  std::unique_ptr<Tokenizer> tokenizer_;  // null: the directory has no tokenizer files
 };
 
 }  // namespace lumen

@@ -73,7 +73,7 @@ std::vector<float> splice_prompt_embeddings(const Engine& engine, std::span<cons
 
 GenerationResult generate(const Engine& engine, std::string_view prompt, std::span<const Image> images,
                           const GenerationOptions& options, const TextCallback& on_text) {
-  return generate(engine, engine.tokenizer().encode(prompt), images, options, on_text);
+  return generate(engine, engine.encode_prompt(prompt), images, options, on_text);
 }
 
 std::vector<int32_t> collapse_image_runs(const ImpConfig& config, std::vector<int32_t> ids) {

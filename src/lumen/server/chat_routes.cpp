@@ -31,7 +31,7 @@ std::vector<int32_t> prompt_tokens(const ServerContext& ctx, const ChatRequest& 
   } catch (const Error& e) {
     bad_request(e.what(), "messages", "invalid_value");
   }
-  std::vector<int32_t> tokens = ctx.engine.tokenizer().encode(prompt);
+  std::vector<int32_t> tokens = ctx.engine.encode_prompt(prompt);
   int64_t positions = 0;
   try {
     positions = count_prompt_positions(ctx.engine, tokens, chat.images.size());

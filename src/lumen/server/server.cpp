@@ -81,7 +81,7 @@ Server::Server(const Engine& engine, ServerOptions options) : engine_(engine), o
                                                          options_.max_pending_images);
   scheduler_ = std::make_unique<BatchScheduler>(engine_, options_.scheduler, *metrics_);
   context_ = std::unique_ptr<ServerContext>(new ServerContext{engine_, options_, model_id_for(engine_, options_),
-                                                              std::time(nullptr), load_chat_template(engine_.dir()),
+                                                              std::time(nullptr), engine_.chat_template(),
                                                               *metrics_, *image_cache_, *image_encoder_, *scheduler_,
                                                               draining_});
 

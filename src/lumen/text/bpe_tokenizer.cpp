@@ -15,11 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-// Ids above this are refused: real vocabularies stay far below (the largest are ~1M), and a
-// hostile file must not make id-indexed tables huge.
-constexpr int64_t kMaxTokenId = (int64_t{1} << 22) - 1;
-// Longest added token accepted; bounds the leftmost-longest scan at each text position.
-constexpr size_t kMaxAddedTokenBytes = 1024;
+using namespace tokenizer_files;  // file_exists, parse_*, quoted_token, kMaxTokenId, ...
 // encode() keeps positions in 32-bit integers.
 constexpr size_t kMaxEncodeBytes = size_t{1} << 30;
 
@@ -27,42 +23,11 @@ uint64_t pair_key(int32_t left, int32_t right) {
   return (uint64_t{static_cast<uint32_t>(left)} << 32) | static_cast<uint32_t>(right);
 }
 
-// Token text for error messages: quoted and cut short, since a hostile file controls it.
-std::string quoted_token(std::string_view text) {
-  constexpr size_t kMaxShown = 40;
-  std::string out = "\"";
-  out.append(text.substr(0, kMaxShown));
-  if (text.size() > kMaxShown) out.append("...");
-  out.push_back('"');
-  return out;
-}
-
-// Without throwing std::filesystem_error: an unreadable path counts as absent.
-bool file_exists(const fs::path& path) {
-  std::error_code error;
-  return fs::exists(path, error);
-}
-
-Json parse_json_file(const fs::path& path) {
-  const std::string text = read_text_file(path);
-  try {
-    return Json::parse(text);
-  } catch (const Json::exception& e) {
-    fail(path.string(), ": malformed JSON: ", e.what());
-  }
-}
-
-Json parse_json_object_file(const fs::path& path) {
-  Json value = parse_json_file(path);
-  if (!value.is_object()) fail(path.string(), ": expected a JSON object");
-  return value;
-}
-
 // tokenizer_config.json's tokenizer_class names the algorithm transformers would run. Lumen
 // implements GPT-2 byte-level BPE: CodeGenTokenizer (Imp, Phi-2), GPT2Tokenizer (each with or
 // without "Fast"), and PreTrainedTokenizerFast over a byte-level BPE tokenizer.json (whose
-// model and pre-tokenizer the loader checks). Anything else (LlamaTokenizer, Qwen2Tokenizer,
-// ...) would split text differently, so it is refused rather than approximated.
+// model and pre-tokenizer the loader checks), and Qwen2Tokenizer (its regex and NFC). Anything
+// else would split text differently, so it is refused rather than approximated.
 void check_tokenizer_class(const fs::path& model_dir) {
   const fs::path file = model_dir / "tokenizer_config.json";
   if (!file_exists(file)) return;
@@ -72,75 +37,18 @@ void check_tokenizer_class(const fs::path& model_dir) {
   if (!it->is_string()) fail(file.string(), ": \"tokenizer_class\" must be a string");
   const std::string& name = it->get_ref<const std::string&>();
   for (const char* known : {"CodeGenTokenizer", "CodeGenTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast",
-                            "PreTrainedTokenizerFast"}) {
+                            "Qwen2Tokenizer", "Qwen2TokenizerFast", "PreTrainedTokenizerFast"}) {
     if (name == known) return;
   }
   fail(file.string(), ": tokenizer_class = \"", name,
-       "\" is not supported: Lumen implements GPT-2 byte-level BPE (CodeGenTokenizer, GPT2Tokenizer, "
-       "PreTrainedTokenizerFast)");
-}
-
-int32_t parse_token_id(const Json& value, const fs::path& file, std::string_view what) {
-  int64_t id = -1;
-  if (value.is_number_unsigned()) {
-    const uint64_t u = value.get<uint64_t>();
-    if (u > static_cast<uint64_t>(kMaxTokenId)) {  // named as given, not as clamped
-      fail(file.string(), ": ", what, " has id ", u, ", outside 0..", kMaxTokenId);
-    }
-    id = static_cast<int64_t>(u);
-  } else if (value.is_number_integer()) {
-    id = value.get<int64_t>();
-  } else {
-    fail(file.string(), ": ", what, " has an id that is not an integer");
-  }
-  if (id < 0 || id > kMaxTokenId) fail(file.string(), ": ", what, " has id ", id, ", outside 0..", kMaxTokenId);
-  return static_cast<int32_t>(id);
-}
-
-bool bool_field(const Json& object, const char* key, bool fallback, const fs::path& file) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) return fallback;
-  if (!it->is_boolean()) fail(file.string(), ": \"", key, "\" must be true or false");
-  return it->get<bool>();
-}
-
-// "<s>" or {"content": "<s>", ...}, as tokenizer_config.json writes special tokens.
-std::optional<std::string> token_content(const Json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_object()) {
-    const auto it = value.find("content");
-    if (it != value.end() && it->is_string()) return it->get<std::string>();
-  }
-  return std::nullopt;
+       "\" is not supported by the byte-level BPE tokenizer (CodeGenTokenizer, GPT2Tokenizer, Qwen2Tokenizer, "
+       "PreTrainedTokenizerFast); LlamaTokenizer checkpoints need tokenizer.model");
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Loading
-
-void BpeTokenizer::AddedTokenTrie::insert(std::string_view content, int32_t added_index) {
-  int32_t node = 0;
-  for (char c : content) {
-    const auto byte = static_cast<uint8_t>(c);
-    int32_t next = child(node, byte);
-    if (next < 0) {
-      next = static_cast<int32_t>(nodes.size());
-      nodes.emplace_back();
-      auto& children = nodes[node].children;
-      const auto at = std::lower_bound(children.begin(), children.end(), std::make_pair(byte, int32_t{0}));
-      children.insert(at, {byte, next});
-    }
-    node = next;
-  }
-  nodes[node].added_index = added_index;
-}
-
-int32_t BpeTokenizer::AddedTokenTrie::child(int32_t node, uint8_t byte) const {
-  const auto& children = nodes[node].children;
-  const auto it = std::lower_bound(children.begin(), children.end(), std::make_pair(byte, int32_t{0}));
-  return it != children.end() && it->first == byte ? it->second : -1;
-}
 
 class BpeTokenizer::Loader {
  public:
@@ -158,9 +66,15 @@ class BpeTokenizer::Loader {
     const Json config = file_exists(config_file) ? parse_json_object_file(config_file) : Json::object();
     if (!config.empty()) {
       t_.add_prefix_space_ = bool_field(config, "add_prefix_space", false, config_file);
+      if (const auto it = config.find("tokenizer_class"); it != config.end() && it->is_string() &&
+                                                            it->get<std::string>().starts_with("Qwen2Tokenizer")) {
+        // tokenization_qwen2.py: NFC, then its own regex, on the same byte-level BPE.
+        t_.split_ = PreTokenizer::kQwen2;
+        t_.nfc_ = true;
+      }
       collect_special_names(config, &special_names);
       if (const auto it = config.find("added_tokens_decoder"); it != config.end()) {
-        for (AddedToken& token : parse_added_tokens_decoder(*it, config_file)) add_token(std::move(token), config_file);
+        for (AddedToken& token : parse_added_tokens_decoder(*it, config_file)) t_.added_.add(std::move(token), config_file);
       }
     }
     const fs::path special_map_file = dir / "special_tokens_map.json";
@@ -168,7 +82,7 @@ class BpeTokenizer::Loader {
     const fs::path added_file = dir / "added_tokens.json";
     if (file_exists(added_file)) {
       for (AddedToken& token : parse_added_tokens_json(added_file, special_names)) {
-        add_token(std::move(token), added_file);
+        t_.added_.add(std::move(token), added_file);
       }
     }
     // transformers also sets "special" on an added token that is named bos/eos/... (CodeGen's
@@ -180,12 +94,11 @@ class BpeTokenizer::Loader {
     special_names.push_back("<|endoftext|>");
     for (const std::string& name : special_names) {
       const auto in_vocab = t_.vocab_.find(name);
-      if (in_vocab != t_.vocab_.end() && !t_.added_id_by_content_.contains(name) &&
-          !t_.added_index_by_id_.contains(in_vocab->second)) {
-        add_token(AddedToken{.content = name, .id = in_vocab->second, .special = true}, vocab_file_);
+      if (in_vocab != t_.vocab_.end() && !t_.added_.find_id(name) && !t_.added_.find(in_vocab->second)) {
+        t_.added_.add(AddedToken{.content = name, .id = in_vocab->second, .special = true}, vocab_file_);
       }
     }
-    mark_named_special(named);
+    for (const std::string& name : named) t_.added_.mark_special(name);
   }
 
   // Source (a): tokenizer.json, with what tokenizer_config.json adds to it (see the header).
@@ -209,9 +122,14 @@ class BpeTokenizer::Loader {
       t_.ignore_merges_ = false;
     } else {
       t_.ignore_merges_ = bool_field(*model, "ignore_merges", false, file);
-      const Json& pre_tokenizer = root.at("pre_tokenizer");  // a ByteLevel object: checked above
-      t_.add_prefix_space_ = bool_field(pre_tokenizer, "add_prefix_space", true, file);  // HF defaults
-      t_.use_regex_ = bool_field(pre_tokenizer, "use_regex", true, file);
+      // ByteLevel, or Sequence [Split(regex), ByteLevel(use_regex false)]: checked above.
+      const Json& pre_tokenizer = root.at("pre_tokenizer");
+      const Json& byte_level =
+          pre_tokenizer.at("type") == "Sequence" ? pre_tokenizer.at("pretokenizers").at(1) : pre_tokenizer;
+      t_.add_prefix_space_ = bool_field(byte_level, "add_prefix_space", true, file);  // HF defaults
+      t_.use_regex_ = bool_field(byte_level, "use_regex", true, file);
+      if (pre_tokenizer.at("type") == "Sequence") t_.split_ = split_regex_kind(pre_tokenizer.at("pretokenizers").at(0));
+      t_.nfc_ = has_nfc_normalizer(root);
     }
 
     const auto vocab = model->find("vocab");
@@ -250,7 +168,7 @@ class BpeTokenizer::Loader {
     if (rebuilt && has_decoder) {
       // The rebuilt tokenizer has no added tokens of its own: the config's list is the only one.
       for (AddedToken& token : parse_added_tokens_decoder(*decoder, config_file)) {
-        add_token(std::move(token), config_file);
+        t_.added_.add(std::move(token), config_file);
       }
     } else {
       if (const auto added = root.find("added_tokens"); added != root.end() && !added->is_null()) {
@@ -259,7 +177,7 @@ class BpeTokenizer::Loader {
           if (!token.is_object()) fail(file.string(), ": an added token is not an object");
           const auto id = token.find("id");
           if (id == token.end()) fail(file.string(), ": an added token has no \"id\"");
-          add_token(parse_token_object(token, *id, file), file);
+          t_.added_.add(parse_token_object(token, *id, file), file);
         }
       }
       // transformers then adds the config's tokens on top (tokenizers' add_tokens): a content
@@ -274,27 +192,27 @@ class BpeTokenizer::Loader {
         extra_file = added_file;
       }
       for (AddedToken& token : extra) {
-        if (const auto it = t_.added_id_by_content_.find(token.content); it != t_.added_id_by_content_.end()) {
-          if (token.special) t_.added_tokens_[t_.added_index_by_id_.at(it->second)].special = true;
+        if (t_.added_.find_id(token.content)) {
+          if (token.special) t_.added_.mark_special(token.content);
           continue;
         }
-        add_token(std::move(token), extra_file);
+        t_.added_.add(std::move(token), extra_file);
       }
     }
 
     // A named token that is not an added token yet is added as special and not normalized: with
     // its vocab id, or after the largest id when the vocab lacks it (tokenizers' add_tokens).
     for (const std::string& name : special_names) {
-      if (name.empty() || t_.added_id_by_content_.contains(name)) continue;
+      if (name.empty() || t_.added_.find_id(name)) continue;
       AddedToken token{.content = name, .special = true};
       if (const auto in_vocab = t_.vocab_.find(name); in_vocab != t_.vocab_.end()) {
         token.id = in_vocab->second;
       } else {
         token.id = next_added_id(has_config ? config_file : file);
       }
-      add_token(std::move(token), has_config ? config_file : file);
+      t_.added_.add(std::move(token), has_config ? config_file : file);
     }
-    mark_named_special(special_names);
+    for (const std::string& name : special_names) t_.added_.mark_special(name);
   }
 
   // Checks that every byte has a token and builds the lookup structures.
@@ -309,11 +227,7 @@ class BpeTokenizer::Loader {
       t_.byte_ids_[byte] = it->second;
     }
     int64_t max_id = static_cast<int64_t>(t_.token_offsets_.size()) - 2;
-    for (size_t i = 0; i < t_.added_tokens_.size(); ++i) {
-      const AddedToken& token = t_.added_tokens_[i];
-      (token.normalized ? t_.normalized_trie_ : t_.special_trie_).insert(token.content, static_cast<int32_t>(i));
-      max_id = std::max<int64_t>(max_id, token.id);
-    }
+    max_id = std::max<int64_t>(max_id, t_.added_.largest_id());
     t_.vocab_size_ = static_cast<size_t>(max_id + 1);
   }
 
@@ -393,55 +307,6 @@ class BpeTokenizer::Loader {
     t_.merges_.insert_or_assign(pair_key(left_it->second, right_it->second), Merge{rank, merged_it->second});
   }
 
-  // {"content": ..., "special": ..., "normalized": ..., "lstrip": ..., "rstrip": ...}
-  static AddedToken parse_token_object(const Json& object, const Json& id, const fs::path& file) {
-    if (!object.is_object()) fail(file.string(), ": an added token is not an object");
-    const auto content = object.find("content");
-    if (content == object.end() || !content->is_string()) fail(file.string(), ": an added token has no \"content\"");
-    AddedToken token;
-    token.content = content->get<std::string>();
-    token.id = parse_token_id(id, file, "added token " + quoted_token(token.content));
-    token.special = bool_field(object, "special", false, file);
-    token.normalized = bool_field(object, "normalized", !token.special, file);  // HF's default
-    token.lstrip = bool_field(object, "lstrip", false, file);
-    token.rstrip = bool_field(object, "rstrip", false, file);
-    return token;
-  }
-
-  // tokenizer_config.json's {"50256": {"content": ...}, ...}
-  static std::vector<AddedToken> parse_added_tokens_decoder(const Json& decoder, const fs::path& file) {
-    if (!decoder.is_object()) fail(file.string(), ": \"added_tokens_decoder\" must be an object");
-    std::vector<AddedToken> tokens;
-    for (auto entry = decoder.begin(); entry != decoder.end(); ++entry) {
-      const std::string& key = entry.key();
-      int64_t id = -1;
-      const auto [end, error] = std::from_chars(key.data(), key.data() + key.size(), id);
-      if (error != std::errc() || end != key.data() + key.size()) {
-        fail(file.string(), ": added_tokens_decoder key ", quoted_token(key), " is not a token id");
-      }
-      tokens.push_back(parse_token_object(entry.value(), Json(id), file));
-    }
-    return tokens;
-  }
-
-  // added_tokens.json's {"<image>": 50296, ...}: special when named bos/eos/..., and then not
-  // normalized, as transformers reads this legacy file.
-  static std::vector<AddedToken> parse_added_tokens_json(const fs::path& file,
-                                                         const std::vector<std::string>& special_names) {
-    const Json added = parse_json_file(file);
-    if (!added.is_object()) fail(file.string(), ": expected a JSON object of token -> id");
-    std::vector<AddedToken> tokens;
-    for (auto entry = added.begin(); entry != added.end(); ++entry) {
-      AddedToken token;
-      token.content = entry.key();
-      token.id = parse_token_id(entry.value(), file, "token " + quoted_token(token.content));
-      token.special = std::find(special_names.begin(), special_names.end(), token.content) != special_names.end();
-      token.normalized = !token.special;
-      tokens.push_back(std::move(token));
-    }
-    return tokens;
-  }
-
   // transformers 5 resolves tokenizer_class to a class; CodeGenTokenizer and GPT2Tokenizer
   // (the "Fast" names are aliases) have their own __init__, which keeps only tokenizer.json's
   // vocab and merges. Any other class loads tokenizer.json as it is.
@@ -462,62 +327,14 @@ class BpeTokenizer::Loader {
     }
   }
 
-  void mark_named_special(const std::vector<std::string>& names) {
-    for (const std::string& name : names) {
-      if (const auto it = t_.added_id_by_content_.find(name); it != t_.added_id_by_content_.end()) {
-        t_.added_tokens_[t_.added_index_by_id_.at(it->second)].special = true;
-      }
-    }
-  }
-
   // The id tokenizers' add_tokens gives a token the vocab lacks: the vocab's size (its number of
   // entries) while every added id is below it, else one past the largest added id.
   int32_t next_added_id(const fs::path& file) const {
     const auto vocab_count = static_cast<int64_t>(t_.vocab_.size());
-    int64_t largest = -1;
-    for (const AddedToken& token : t_.added_tokens_) largest = std::max<int64_t>(largest, token.id);
+    const int64_t largest = t_.added_.largest_id();
     const int64_t id = largest >= vocab_count ? largest + 1 : vocab_count;
     if (id > kMaxTokenId) fail(file.string(), ": no token id left below ", kMaxTokenId, " for a special token");
     return static_cast<int32_t>(id);
-  }
-
-  void add_token(AddedToken token, const fs::path& file) {
-    if (token.content.empty()) return;  // HF ignores empty added tokens; they would match everywhere
-    if (token.content.size() > kMaxAddedTokenBytes) {
-      fail(file.string(), ": added token ", quoted_token(token.content), " is longer than ", kMaxAddedTokenBytes,
-           " bytes");
-    }
-    if (const auto it = t_.added_index_by_id_.find(token.id); it != t_.added_index_by_id_.end()) {
-      const std::string& existing = t_.added_tokens_[it->second].content;
-      if (existing == token.content) return;  // listed in two files: the first listing wins
-      fail(file.string(), ": id ", token.id, " is given to both ", quoted_token(existing), " and ",
-           quoted_token(token.content));
-    }
-    if (const auto it = t_.added_id_by_content_.find(token.content); it != t_.added_id_by_content_.end()) {
-      fail(file.string(), ": added token ", quoted_token(token.content), " has two ids, ", it->second, " and ",
-           token.id);
-    }
-    t_.added_index_by_id_.emplace(token.id, static_cast<int32_t>(t_.added_tokens_.size()));
-    t_.added_id_by_content_.emplace(token.content, token.id);
-    t_.added_tokens_.push_back(std::move(token));
-  }
-
-  // transformers 5's SPECIAL_TOKENS_ATTRIBUTES plus the additional (v4 name) / extra (v5 name)
-  // special tokens given as a list.
-  static void collect_special_names(const Json& config, std::vector<std::string>* names) {
-    for (const char* key :
-         {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
-      if (const auto it = config.find(key); it != config.end()) {
-        if (auto content = token_content(*it)) names->push_back(std::move(*content));
-      }
-    }
-    for (const char* key : {"additional_special_tokens", "extra_special_tokens"}) {
-      if (const auto it = config.find(key); it != config.end() && it->is_array()) {
-        for (const Json& value : *it) {
-          if (auto content = token_content(value)) names->push_back(std::move(*content));
-        }
-      }
-    }
   }
 
   // A JSON value for an error message without dump(): dump() recurses once per nesting level, so a
@@ -548,13 +365,59 @@ class BpeTokenizer::Loader {
         dropout != model.end() && !dropout->is_null() && !(dropout->is_number() && dropout->get<double>() == 0.0)) {
       fail(file.string(), ": BPE dropout is not supported");
     }
-    if (const auto normalizer = root.find("normalizer"); normalizer != root.end() && !normalizer->is_null()) {
-      fail(file.string(), ": normalizer ", describe(*normalizer), " is not supported");
+    if (const auto normalizer = root.find("normalizer");
+        normalizer != root.end() && !normalizer->is_null() && !has_nfc_normalizer(root)) {
+      fail(file.string(), ": normalizer ", describe(*normalizer), " is not supported (only NFC)");
     }
     const auto pre_tokenizer = root.find("pre_tokenizer");
-    if (pre_tokenizer == root.end() || !pre_tokenizer->is_object() || pre_tokenizer->value("type", "") != "ByteLevel") {
-      fail(file.string(), ": only a ByteLevel pre_tokenizer is supported");
+    const std::string type = pre_tokenizer != root.end() && pre_tokenizer->is_object() && pre_tokenizer->contains("type") &&
+                                     pre_tokenizer->at("type").is_string()
+                                 ? pre_tokenizer->at("type").get<std::string>()
+                                 : "";
+    if (type == "ByteLevel") return;
+    // Qwen2's: Sequence [Split(its regex, Isolated), ByteLevel(use_regex false)].
+    if (type == "Sequence") {
+      const auto parts = pre_tokenizer->find("pretokenizers");
+      if (parts != pre_tokenizer->end() && parts->is_array() && parts->size() == 2 && (*parts)[0].is_object() &&
+          (*parts)[1].is_object() && (*parts)[1].value("type", "") == "ByteLevel" &&
+          !bool_field((*parts)[1], "use_regex", true, file)) {
+        split_regex_kind((*parts)[0], file);  // throws for a Split Lumen does not implement
+        return;
+      }
     }
+    fail(file.string(), ": pre_tokenizer ", type.empty() ? std::string("(none)") : quoted_token(type),
+         " is not supported: only ByteLevel, or Split (the Qwen2 or Llama 3 regex) then ByteLevel");
+  }
+
+  // {"type": "NFC"}, alone or as the only member of a Sequence.
+  static bool has_nfc_normalizer(const Json& root) {
+    const auto normalizer = root.find("normalizer");
+    if (normalizer == root.end() || !normalizer->is_object()) return false;
+    if (normalizer->value("type", "") == "NFC") return true;
+    const auto parts = normalizer->find("normalizers");
+    return normalizer->value("type", "") == "Sequence" && parts != normalizer->end() && parts->is_array() &&
+           parts->size() == 1 && (*parts)[0].is_object() && (*parts)[0].value("type", "") == "NFC";
+  }
+
+  // The regexes Lumen has hand-written matchers for (pretokenize.cpp), named by their exact text.
+  static PreTokenizer split_regex_kind(const Json& split, const fs::path& file = {}) {
+    static const std::string kQwen2 =
+        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    static const std::string kLlama3 =
+        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    const auto pattern = split.find("pattern");
+    const Json* regex = pattern != split.end() && pattern->is_object() && pattern->contains("Regex")
+                            ? &pattern->at("Regex")
+                            : nullptr;
+    if (split.value("type", "") != "Split" || regex == nullptr || !regex->is_string() ||
+        split.value("behavior", "") != "Isolated" || bool_field(split, "invert", false, file)) {
+      fail(file.string(), ": only a Split pre-tokenizer with an Isolated regex is supported before ByteLevel");
+    }
+    const std::string& text = regex->get_ref<const std::string&>();
+    if (text == kQwen2) return PreTokenizer::kQwen2;
+    if (text == kLlama3) return PreTokenizer::kLlama3;
+    fail(file.string(), ": the Split regex ", quoted_token(text),
+         " is not one Lumen implements (Qwen2's or Llama 3's)");
   }
 
   BpeTokenizer& t_;
@@ -600,78 +463,21 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
     fail_kind(ErrorKind::kLimitExceeded, "text to tokenize is ", text.size(), " bytes, more than the limit of ",
               kMaxEncodeBytes);
   }
-  // HF extracts the non-normalized added tokens first and looks for the normalized ones only in
-  // the text left between them. Phi-2's whitespace tokens are the normalized ones; with no
-  // normalizer configured, "normalizing" leaves the text as it is.
-  std::vector<Segment> segments;
-  split_added(text, special_trie_, &segments);
+  // Phi-2's whitespace tokens are the normalized added tokens; with no normalizer configured,
+  // "normalizing" leaves the text as it is.
+  std::vector<AddedTokenSet::Segment> segments;
+  added_.split(text, &segments);
   std::vector<int32_t> ids;
-  std::vector<Segment> inner_segments;
-  for (const Segment& segment : segments) {
-    if (segment.added_id >= 0) {
-      ids.push_back(segment.added_id);
-      continue;
-    }
-    inner_segments.clear();
-    split_added(segment.text, normalized_trie_, &inner_segments);
-    for (const Segment& inner : inner_segments) {
-      if (inner.added_id >= 0) {
-        ids.push_back(inner.added_id);
-      } else {
-        encode_plain(inner.text, &ids);
-      }
+  for (const AddedTokenSet::Segment& segment : segments) {
+    if (segment.id >= 0) {
+      ids.push_back(segment.id);
+    } else if (nfc_) {
+      encode_plain(bpe_detail::nfc(segment.text), &ids);
+    } else {
+      encode_plain(segment.text, &ids);
     }
   }
   return ids;
-}
-
-// Cuts text at the added tokens in trie: at each position the longest token starting there,
-// scanning left to right (leftmost-longest, what HF's Aho-Corasick matcher does).
-void BpeTokenizer::split_added(std::string_view text, const AddedTokenTrie& trie, std::vector<Segment>* out) const {
-  if (trie.nodes.front().children.empty()) {
-    if (!text.empty()) out->push_back({text, -1});
-    return;
-  }
-  size_t plain_start = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    int32_t node = 0;
-    int32_t best_index = -1;
-    size_t best_end = 0;
-    for (size_t i = pos; i < text.size(); ++i) {
-      node = trie.child(node, static_cast<uint8_t>(text[i]));
-      if (node < 0) break;
-      if (trie.nodes[node].added_index >= 0) {
-        best_index = trie.nodes[node].added_index;
-        best_end = i + 1;
-      }
-    }
-    if (best_index < 0) {
-      ++pos;
-      continue;
-    }
-    const AddedToken& token = added_tokens_[best_index];
-    size_t match_start = pos;
-    size_t match_end = best_end;
-    if (token.lstrip) {  // never into an earlier match
-      while (match_start > plain_start) {
-        const size_t length = bpe_detail::whitespace_length_before(text, match_start);
-        if (length == 0 || match_start - length < plain_start) break;
-        match_start -= length;
-      }
-    }
-    if (token.rstrip) {
-      while (match_end < text.size()) {
-        const size_t length = bpe_detail::whitespace_length_at(text, match_end);
-        if (length == 0) break;
-        match_end += length;
-      }
-    }
-    if (match_start > plain_start) out->push_back({text.substr(plain_start, match_start - plain_start), -1});
-    out->push_back({{}, token.id});
-    pos = plain_start = match_end;
-  }
-  if (plain_start < text.size()) out->push_back({text.substr(plain_start), -1});
 }
 
 void BpeTokenizer::encode_plain(std::string_view text, std::vector<int32_t>* out) const {
@@ -681,6 +487,16 @@ void BpeTokenizer::encode_plain(std::string_view text, std::vector<int32_t>* out
     prefixed.push_back(' ');
     prefixed.append(text);
     text = prefixed;
+  }
+  switch (split_) {
+    case PreTokenizer::kQwen2:
+    case PreTokenizer::kLlama3:
+      for (std::string_view piece : bpe_detail::pretokenize_qwen2(text, split_ == PreTokenizer::kQwen2 ? 1 : 3)) {
+        encode_piece(piece, out);
+      }
+      return;
+    case PreTokenizer::kByteLevel:
+      break;
   }
   if (!use_regex_) {
     encode_piece(text, out);
@@ -757,9 +573,7 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>* ou
 // Decoding and lookups
 
 std::string_view BpeTokenizer::bytes_of(int32_t id) const {
-  if (const auto it = added_index_by_id_.find(id); it != added_index_by_id_.end()) {
-    return added_tokens_[it->second].content;
-  }
+  if (const AddedToken* added = added_.find(id)) return added->content;
   if (id < 0 || static_cast<size_t>(id) + 1 >= token_offsets_.size()) return {};
   const uint32_t begin = token_offsets_[id];
   return std::string_view(token_blob_).substr(begin, token_offsets_[id + 1] - begin);
@@ -775,14 +589,23 @@ std::string BpeTokenizer::decode(std::span<const int32_t> ids, bool skip_special
 }
 
 bool BpeTokenizer::is_special(int32_t id) const {
-  const auto it = added_index_by_id_.find(id);
-  return it != added_index_by_id_.end() && added_tokens_[it->second].special;
+  const AddedToken* added = added_.find(id);
+  return added != nullptr && added->special;
 }
 
 std::string BpeTokenizer::token_bytes(int32_t id) const { return std::string(bytes_of(id)); }
 
+std::string BpeTokenizer::describe() const {
+  switch (split_) {
+    case PreTokenizer::kQwen2: return nfc_ ? "byte-level BPE (Qwen2 regex, NFC)" : "byte-level BPE (Qwen2 regex)";
+    case PreTokenizer::kLlama3: return nfc_ ? "byte-level BPE (Llama 3 regex, NFC)" : "byte-level BPE (Llama 3 regex)";
+    case PreTokenizer::kByteLevel: break;
+  }
+  return nfc_ ? "byte-level BPE (GPT-2 regex, NFC)" : "byte-level BPE (GPT-2 regex)";
+}
+
 std::optional<int32_t> BpeTokenizer::token_id(std::string_view token_text) const {
-  if (const auto it = added_id_by_content_.find(token_text); it != added_id_by_content_.end()) return it->second;
+  if (const auto id = added_.find_id(token_text)) return id;
   if (const auto it = vocab_.find(token_text); it != vocab_.end()) return it->second;
   return std::nullopt;
 }

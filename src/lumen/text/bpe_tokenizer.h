@@ -1,4 +1,5 @@
-// GPT-2 style byte-level BPE tokenizer, as used by Phi-2 and Imp (Hugging Face CodeGenTokenizer).
+// GPT-2 style byte-level BPE tokenizer, as used by Phi-2 and Imp (Hugging Face CodeGenTokenizer)
+// and by Qwen2 (Qwen2Tokenizer: its own regex, NFC).
 //
 // The goal is to produce exactly the ids Hugging Face transformers produces, so that prompts fed
 // to the model match the ones the reference outputs were recorded with. The pipeline is HF's:
@@ -24,14 +25,19 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lumen/text/added_tokens.h"
+#include "lumen/text/tokenizer.h"
+
 namespace lumen {
 
-class BpeTokenizer {
+class BpeTokenizer final : public Tokenizer {
  public:
   // Loads from a Hugging Face model directory, choosing the source the way transformers 5's
   // AutoTokenizer does:
   //  (a) tokenizer.json when present (the fast tokenizer; Imp-v1-3b ships it beside vocab.json +
-  //      merges.txt), a "BPE" model with a ByteLevel pre-tokenizer. What tokenizer_config.json
+  //      merges.txt), a "BPE" model with a ByteLevel pre-tokenizer, or with Qwen2's: a Split on
+//      its regex (or Llama 3's) before ByteLevel without regex, and an NFC normalizer, applied
+//      to the text between added tokens. What tokenizer_config.json
   //      adds is honoured as transformers applies it on top of tokenizer.json:
   //       - tokenizer_class CodeGenTokenizer or GPT2Tokenizer (with or without "Fast"): these
   //         classes keep only the vocab and merges of tokenizer.json and rebuild the rest, so
@@ -55,45 +61,26 @@ class BpeTokenizer {
   // range, merges that refer to tokens not in the vocab, or unsupported tokenizer features.
   static BpeTokenizer load(const std::filesystem::path& model_dir);
 
-  std::vector<int32_t> encode(std::string_view text) const;  // no BOS added
+  using Tokenizer::decode;
+  std::vector<int32_t> encode(std::string_view text) const override;  // no BOS added
   // Concatenated token bytes, with invalid UTF-8 replaced by U+FFFD the way HF does it (one
   // replacement per maximal invalid subsequence). Ids without a token decode to nothing.
-  std::string decode(std::span<const int32_t> ids) const { return decode(ids, false); }
   // With skip_special, ids of special added tokens (is_special) are dropped first, as HF's
   // decode(skip_special_tokens=True) does; Imp's model card decodes its answers that way.
-  std::string decode(std::span<const int32_t> ids, bool skip_special) const;
+  std::string decode(std::span<const int32_t> ids, bool skip_special) const override;
   // True for an added token marked special: "special": true in tokenizer.json or
   // tokenizer_config.json, or named as bos/eos/unk/... (see load). False for every other id.
-  bool is_special(int32_t id) const;
+  bool is_special(int32_t id) const override;
   // Raw bytes of one token, possibly an incomplete UTF-8 sequence ("" if the id has no token);
   // meant for streaming, where the caller joins bytes until they form whole characters.
-  std::string token_bytes(int32_t id) const;
+  std::string token_bytes(int32_t id) const override;
   // Exact lookup of an added token's content or of a vocab entry in its byte-level-encoded form
   // ("Ġworld", not " world").
-  std::optional<int32_t> token_id(std::string_view token_text) const;
-  size_t vocab_size() const { return vocab_size_; }  // largest id + 1
+  std::optional<int32_t> token_id(std::string_view token_text) const override;
+  std::string describe() const override;
+  size_t vocab_size() const override { return vocab_size_; }  // largest id + 1
 
  private:
-  struct AddedToken {
-    std::string content;
-    int32_t id = 0;
-    bool special = false;     // "special": true in HF: is_special(), dropped by decode(skip_special)
-    bool normalized = false;  // matched in the second pass, after the non-normalized tokens
-    bool lstrip = false;      // the match swallows whitespace on its left
-    bool rstrip = false;      // ... and on its right
-  };
-
-  // Byte trie over added-token contents, for leftmost-longest matching.
-  struct AddedTokenTrie {
-    struct Node {
-      std::vector<std::pair<uint8_t, int32_t>> children;  // (byte, node index), sorted by byte
-      int32_t added_index = -1;                           // index into added_tokens_, or -1
-    };
-    std::vector<Node> nodes{Node{}};
-    void insert(std::string_view content, int32_t added_index);
-    int32_t child(int32_t node, uint8_t byte) const;
-  };
-
   struct Merge {
     int32_t rank = 0;
     int32_t merged_id = 0;
@@ -108,12 +95,6 @@ class BpeTokenizer {
 
   class Loader;  // parses the files and fills a tokenizer; lives in bpe_tokenizer.cpp
 
-  // One piece of text between added tokens, or one added token.
-  struct Segment {
-    std::string_view text;
-    int32_t added_id = -1;  // -1: plain text to pre-tokenize and BPE-encode
-  };
-  void split_added(std::string_view text, const AddedTokenTrie& trie, std::vector<Segment>* out) const;
   void encode_plain(std::string_view text, std::vector<int32_t>* out) const;
   void encode_piece(std::string_view piece, std::vector<int32_t>* out) const;
 
@@ -127,14 +108,14 @@ class BpeTokenizer {
   std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
   std::array<int32_t, 256> byte_ids_{};         // id of the single-byte token for each byte
 
-  std::vector<AddedToken> added_tokens_;
-  std::unordered_map<int32_t, int32_t> added_index_by_id_;
-  StringToId added_id_by_content_;
-  AddedTokenTrie special_trie_;     // non-normalized added tokens: matched first
-  AddedTokenTrie normalized_trie_;  // normalized added tokens: matched in what is left
+  AddedTokenSet added_;
 
   bool add_prefix_space_ = false;  // ByteLevel add_prefix_space: " " before each plain segment
   bool use_regex_ = true;          // ByteLevel use_regex: false means no GPT-2 split
+  // How text is split before BPE: ByteLevel's GPT-2 regex (if use_regex_), or a Split regex.
+  enum class PreTokenizer { kByteLevel, kQwen2, kLlama3 };
+  PreTokenizer split_ = PreTokenizer::kByteLevel;
+  bool nfc_ = false;  // an NFC normalizer (Qwen2), applied to the text between added tokens
   bool ignore_merges_ = false;     // BPE ignore_merges: whole pieces found in the vocab win
   size_t vocab_size_ = 0;
 };
@@ -160,6 +141,12 @@ DecodedChar decode_utf8_at(std::string_view text, size_t pos);
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // does. The pieces are views into text and cover it exactly.
 std::vector<std::string_view> pretokenize(std::string_view text);
+// Qwen2's pre-tokenizer regex (max_digits 1; Llama 3's is the same with 3):
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}
+//   | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+std::vector<std::string_view> pretokenize_qwen2(std::string_view text, int max_digits = 1);
+// NFC (canonical composition), through ICU, of each valid UTF-8 run; invalid bytes pass through.
+std::string nfc(std::string_view text);
 
 // bytes as UTF-8, each maximal invalid subsequence replaced by U+FFFD (what Python's
 // bytes.decode(errors="replace") and Rust's String::from_utf8_lossy both do).

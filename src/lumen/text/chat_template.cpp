@@ -36,19 +36,52 @@ ChatTemplate chat_template_by_name(const std::string& name) {
     if (name == "llava_v1") t.system = kLlavaV1System;
     return t;
   }
+  if (name == "phi3" || name == "qwen2") {  // conv_phi3 / conv_qwen2 in Imp's conversation.py
+    const bool phi3 = name == "phi3";
+    ChatTemplate t;
+    t.name = name;
+    t.style = ChatTemplate::Style::kRoleTagged;
+    t.system_tag = phi3 ? "<|system|>\n" : "<|im_start|>system\n";
+    t.system = kLlavaSystem;
+    t.user_role = phi3 ? "\n<|user|>\n" : "\n<|im_start|>user\n";
+    t.assistant_role = phi3 ? "\n<|assistant|>\n" : "\n<|im_start|>assistant\n";
+    t.sep = "";
+    t.sep2 = phi3 ? "<|end|>" : "<|im_end|>";
+    return t;
+  }
+  if (name == "llava_hf") {  // llava-hf/llava-1.5-*-hf's chat_template
+    ChatTemplate t;
+    t.name = name;
+    t.sep = " ";
+    t.sep2 = " ";
+    return t;
+  }
   if (name == "plain") {
     ChatTemplate t;
     t.name = "plain";
-    t.plain = true;
+    t.style = ChatTemplate::Style::kPlain;
     t.sep = "\n";
     t.sep2 = "\n";
     return t;
   }
-  fail("unknown chat template '", name, "' (known: phi2, vicuna_v1, llava_v1, plain)");
+  fail("unknown chat template '", name, "' (known: phi2, vicuna_v1, llava_v1, phi3, qwen2, llava_hf, plain)");
+}
+
+std::string default_chat_template_name(std::string_view family) {
+  if (family == "imp_phi3") return "phi3";
+  if (family == "imp_qwen2") return "qwen2";
+  if (family == "llava") return "llava_hf";
+  return "phi2";
 }
 
 std::string ChatTemplate::render(const std::vector<ChatTurn>& turns, const std::string& image_token) const {
-  std::string out = plain ? "" : system + sep;
+  const bool plain = style == Style::kPlain;
+  std::string out;
+  if (style == Style::kRoleTagged) {
+    out = system_tag + system + sep2;
+  } else if (style == Style::kTwo && !system.empty()) {
+    out = system + sep;
+  }
   for (size_t i = 0; i < turns.size(); ++i) {
     const ChatTurn& turn = turns[i];
     const bool expect_user = i % 2 == 0;
@@ -64,17 +97,23 @@ std::string ChatTemplate::render(const std::vector<ChatTurn>& turns, const std::
       out += text + (turn.role == ChatTurn::Role::kUser ? sep : sep2);
       continue;
     }
+    if (style == Style::kRoleTagged) {
+      out += (turn.role == ChatTurn::Role::kUser ? user_role : assistant_role) + text + sep2;
+      continue;
+    }
     if (turn.role == ChatTurn::Role::kUser) {
       out += user_role + ": " + text + sep;
     } else {
       out += assistant_role + ": " + text + sep2;
     }
   }
-  if (!turns.empty() && turns.back().role == ChatTurn::Role::kUser && !plain) out += assistant_role + ":";
+  if (!turns.empty() && turns.back().role == ChatTurn::Role::kUser && !plain) {
+    out += style == Style::kRoleTagged ? assistant_role : assistant_role + ":";
+  }
   return out;
 }
 
-ChatTemplate load_chat_template(const std::filesystem::path& model_dir) {
+ChatTemplate load_chat_template(const std::filesystem::path& model_dir, std::string_view family) {
   auto named_in = [&](const char* file, std::initializer_list<const char*> keys) -> std::string {
     std::error_code ec;
     auto path = model_dir / file;
@@ -93,7 +132,7 @@ ChatTemplate load_chat_template(const std::filesystem::path& model_dir) {
   };
   std::string name = named_in("config.json", {"conv_template", "chat_template_name", "conversation_template"});
   if (name.empty()) name = named_in("tokenizer_config.json", {"chat_template"});
-  return name.empty() ? imp_chat_template() : chat_template_by_name(name);
+  return chat_template_by_name(name.empty() ? default_chat_template_name(family) : name);
 }
 
 }  // namespace lumen

@@ -327,6 +327,87 @@ size_t match_end(std::string_view text, size_t pos) {
   return last_space_start > pos ? last_space_start : end;
 }
 
+
+bool is_cr_or_lf(char c) { return c == '\r' || c == '\n'; }
+
+// End of the match at text[pos] for Qwen2's pre-tokenizer regex (tokenization_qwen2.py's
+// PRETOKENIZE_REGEX; Llama 3's differs only in \p{N}{1,3}):
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}
+//   | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// trying the alternatives in that order, as a backtracking engine does.
+size_t qwen2_match_end(std::string_view text, size_t pos, int max_digits) {
+  const size_t size = text.size();
+  const auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); };
+
+  // (?i:'s|'t|'re|'ve|'m|'ll|'d): ASCII only, any case ("'S", "'Re").
+  if (text[pos] == '\'' && pos + 1 < size) {
+    const char c1 = lower(text[pos + 1]);
+    if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') return pos + 2;
+    if (pos + 2 < size) {
+      const char c2 = lower(text[pos + 2]);
+      if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l')) return pos + 3;
+    }
+  }
+
+  const ClassifiedChar first = classified_char_at(text, pos);
+  const auto letters_from = [&](size_t at) {
+    size_t end = at;
+    while (end < size) {
+      const ClassifiedChar next = classified_char_at(text, end);
+      if (next.cls != CharClass::kLetter) break;
+      end += next.length;
+    }
+    return end;
+  };
+  // [^\r\n\p{L}\p{N}]?\p{L}+ : one optional lead (a space, a tab, punctuation), then letters.
+  if (first.cls == CharClass::kLetter) return letters_from(pos);
+  if (first.cls != CharClass::kNumber && !is_cr_or_lf(text[pos]) && pos + first.length < size &&
+      classified_char_at(text, pos + first.length).cls == CharClass::kLetter) {
+    return letters_from(pos + first.length);
+  }
+
+  // \p{N}{1,max_digits}
+  if (first.cls == CharClass::kNumber) {
+    size_t end = pos;
+    for (int digits = 0; digits < max_digits && end < size; ++digits) {
+      const ClassifiedChar next = classified_char_at(text, end);
+      if (next.cls != CharClass::kNumber) break;
+      end += next.length;
+    }
+    return end;
+  }
+
+  //  ?[^\s\p{L}\p{N}]+[\r\n]*
+  const size_t run_start = text[pos] == ' ' ? pos + 1 : pos;
+  if (run_start < size && classified_char_at(text, run_start).cls == CharClass::kOther) {
+    size_t end = run_start;
+    while (end < size) {
+      const ClassifiedChar next = classified_char_at(text, end);
+      if (next.cls != CharClass::kOther) break;
+      end += next.length;
+    }
+    while (end < size && is_cr_or_lf(text[end])) ++end;
+    return end;
+  }
+
+  // Whitespace from here on: text[pos] is \s.
+  size_t end = pos;
+  size_t last_space_start = pos;
+  size_t after_last_newline = 0;  // 0: no \r or \n in the run
+  while (end < size) {
+    const ClassifiedChar next = classified_char_at(text, end);
+    if (next.cls != CharClass::kSpace) break;
+    last_space_start = end;
+    end += next.length;
+    if (is_cr_or_lf(text[end - 1]) && next.length == 1) after_last_newline = end;
+  }
+  if (end == pos) return pos + 1;  // unreachable; guarantees progress all the same
+  // \s*[\r\n]+ : greedy \s* backs off to the last line break of the run.
+  if (after_last_newline != 0) return after_last_newline;
+  // \s+(?!\S) | \s+ , as in GPT-2's regex.
+  if (end == size) return end;
+  return last_space_start > pos ? last_space_start : end;
+}
 }  // namespace
 
 DecodedChar decode_utf8_at(std::string_view text, size_t pos) {
@@ -340,6 +421,17 @@ std::vector<std::string_view> pretokenize(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     const size_t end = match_end(text, pos);
+    pieces.push_back(text.substr(pos, end - pos));
+    pos = end;
+  }
+  return pieces;
+}
+
+std::vector<std::string_view> pretokenize_qwen2(std::string_view text, int max_digits) {
+  std::vector<std::string_view> pieces;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = qwen2_match_end(text, pos, max_digits);
     pieces.push_back(text.substr(pos, end - pos));
     pos = end;
   }
