@@ -44,6 +44,7 @@ TEST(Qwen2Pretokenize, MatchesTheRegexAsPythonRunsIt) {
       {"don't 's", {"don", "'t", " '", "s"}, {"don", "'t", " '", "s"}},
       {"  \n\n  \n", {"  \n\n  \n"}, {"  \n\n  \n"}},
       {"\u00a0\u00a0z", {"\u00a0", "\u00a0z"}, {"\u00a0", "\u00a0z"}},
+      {"it'\u017fa", {"it", "'\u017f", "a"}, {"it", "'\u017f", "a"}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);

@@ -81,15 +81,22 @@ TEST(SentencePieceHfTokenizer, NonLegacyPrefixesOnlyTheStartOfTheText) {
   const Ids after(image + 1, ids.end());
   EXPECT_EQ(t->decode(after), "world");
   EXPECT_NE(after, plain_pieces("world"));  // the prefixed pieces start with "▁"
-  // A text that starts with a special token loses the lone prefix HF would put before it.
+  // A text that starts with one of the named special tokens (all_special_tokens: bos, eos, ...)
+  // loses the lone prefix HF puts before it; before another added token the prefix stays.
+  const Ids eos = t->encode("</s>\nHi");
+  ASSERT_GE(eos.size(), 2u);
+  EXPECT_EQ(eos[0], 1);
+  EXPECT_EQ(eos[1], 2);
+  EXPECT_EQ(t->decode(Ids(eos.begin() + 2, eos.end())), "\nHi");
   const Ids user = t->encode("<|user|>\nHi");
-  ASSERT_GE(user.size(), 2u);
+  ASSERT_GE(user.size(), 3u);
   EXPECT_EQ(user[0], 1);
-  EXPECT_EQ(user[1], 32002);
-  EXPECT_EQ(t->decode(Ids(user.begin() + 2, user.end())), "\nHi");
+  EXPECT_EQ(t->decode(Ids{user[1]}), "");  // the "▁" piece alone: the leading space decode drops
+  EXPECT_EQ(*t->token_id("\xE2\x96\x81"), user[1]);
+  EXPECT_EQ(user[2], 32002);
 }
 
-TEST(SentencePieceHfTokenizer, WithoutDummyPrefixRewritesOnlyThatFlag) {
+TEST(SentencePieceHfTokenizer, WithoutDummyPrefixChangesOnlyThatFlag) {
   const std::string proto = read_text_file(testing::llama_like_spm_model());
   const std::string edited = sentencepiece_detail::without_dummy_prefix(proto);
   sentencepiece::SentencePieceProcessor sp;
@@ -101,10 +108,24 @@ TEST(SentencePieceHfTokenizer, WithoutDummyPrefixRewritesOnlyThatFlag) {
   }
   ASSERT_TRUE(sp.Encode("Hello", &ids).ok());
   EXPECT_NE(sp.IdToPiece(ids[0]).rfind("\xE2\x96\x81", 0), 0u);  // no "▁" in front now
-  // Editing twice changes nothing more; a malformed message is refused, not read past its end.
-  EXPECT_EQ(sentencepiece_detail::without_dummy_prefix(edited), edited);
-  EXPECT_THROW(sentencepiece_detail::without_dummy_prefix(proto.substr(0, proto.size() / 2 + 3)), Error);
-  EXPECT_THROW(sentencepiece_detail::without_dummy_prefix(std::string("\x1a\xff\xff\xff\xff\x0f", 6)), Error);
+  // Editing twice changes nothing more.
+  sentencepiece::SentencePieceProcessor twice;
+  ASSERT_TRUE(twice.LoadFromSerializedProto(sentencepiece_detail::without_dummy_prefix(edited)).ok());
+  std::vector<int> again;
+  ASSERT_TRUE(twice.Encode("Hello", &again).ok());
+  EXPECT_EQ(again, ids);
+  // A truncated model is refused at load, naming the file, in both modes.
+  ScratchDir dir;
+  dir.write("tokenizer.model", proto.substr(0, proto.size() / 2 + 3));
+  for (bool legacy : {true, false}) {
+    dir.write("tokenizer_config.json", Json{{"legacy", legacy}}.dump());
+    try {
+      SentencePieceHfTokenizer::load(dir.path());
+      ADD_FAILURE() << "expected an Error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("tokenizer.model"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(SentencePieceHfTokenizer, BosEosFlagsSpecialsAndBytes) {
@@ -130,6 +151,16 @@ TEST(SentencePieceHfTokenizer, BosEosFlagsSpecialsAndBytes) {
   EXPECT_GE(t->vocab_size(), 300u);
 }
 
+// transformers adds a named special token the model lacks after the largest id.
+TEST(SentencePieceHfTokenizer, NamedTokensTheModelLacksGetTheNextId) {
+  ScratchDir dir;
+  const auto t = load_with(dir, {{"pad_token", "<pad>"}, {"added_tokens_decoder", kAddedTokens}});
+  EXPECT_EQ(t->token_id("<pad>"), 32003);
+  EXPECT_EQ(t->encode("<pad>"), (Ids{1, 32003}));
+  EXPECT_TRUE(t->is_special(32003));
+  EXPECT_EQ(t->vocab_size(), 32004u);
+}
+
 TEST(SentencePieceHfTokenizer, BadFilesAreRefusedNamingThem) {
   ScratchDir dir;
   EXPECT_THROW(SentencePieceHfTokenizer::load(dir.path()), Error);  // no tokenizer.model
@@ -142,8 +173,8 @@ TEST(SentencePieceHfTokenizer, BadFilesAreRefusedNamingThem) {
   }
   testing::write_llama_like_tokenizer(dir.path(), {{"legacy", "yes"}});
   EXPECT_THROW(SentencePieceHfTokenizer::load(dir.path()), Error);
-  testing::write_llama_like_tokenizer(dir.path(), {{"bos_token", "<nothing>"}});
-  EXPECT_THROW(SentencePieceHfTokenizer::load(dir.path()), Error);  // add_bos_token with no such token
+  testing::write_llama_like_tokenizer(dir.path(), {{"bos_token", nullptr}});
+  EXPECT_THROW(SentencePieceHfTokenizer::load(dir.path()), Error);  // add_bos_token without a bos_token
 }
 
 TEST(LoadTokenizer, PicksTheAlgorithmFromTheFiles) {
@@ -175,6 +206,15 @@ TEST(EncodeSplitAtImages, KeepsOneBosAndPutsTheImageIdBetweenPieces) {
   };
   EXPECT_EQ(ids, concat({{1}, piece("USER: "), {-200}, piece("\nWhat? "), {-200}, piece(" ASSISTANT:")}));
   EXPECT_EQ(encode_split_at_images(*t, "<image>", "<image>", 7), (Ids{1, 7}));
+  // Without add_bos_token, a prompt that spells out <s> still has one BOS kept and each
+  // piece's first id dropped (LLaVA compares with bos_token_id, not with what encode adds).
+  ScratchDir no_bos_dir;
+  const auto no_bos = load_with(no_bos_dir, {{"legacy", false}, {"add_bos_token", false}});
+  const Ids a = no_bos->encode("<s>A");
+  const Ids b = no_bos->encode("B");
+  ASSERT_EQ(a[0], 1);
+  EXPECT_EQ(encode_split_at_images(*no_bos, "<s>A<image>B", "<image>", 9),
+            concat({{1}, Ids(a.begin() + 1, a.end()), {9}, Ids(b.begin() + 1, b.end())}));
 }
 
 }  // namespace

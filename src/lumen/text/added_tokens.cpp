@@ -64,6 +64,7 @@ void AddedTokenSet::add(AddedToken token, const fs::path& file) {
   index_by_id_.emplace(token.id, index);
   id_by_content_.emplace(token.content, token.id);
   (token.normalized ? normalized_trie_ : special_trie_).insert(token.content, index);
+  all_trie_.insert(token.content, index);
   tokens_.push_back(std::move(token));
 }
 
@@ -90,7 +91,11 @@ int64_t AddedTokenSet::largest_id() const {
   return largest;
 }
 
-void AddedTokenSet::split(std::string_view text, std::vector<Segment>* out) const {
+void AddedTokenSet::split(std::string_view text, std::vector<Segment>* out, Passes passes) const {
+  if (passes == Passes::kOne) {
+    split_pass(text, all_trie_, out);
+    return;
+  }
   // HF extracts the non-normalized added tokens first and looks for the normalized ones only in
   // the text left between them.
   std::vector<Segment> outer;

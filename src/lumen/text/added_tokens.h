@@ -50,8 +50,12 @@ class AddedTokenSet {
   const std::vector<AddedToken>& tokens() const { return tokens_; }
   int64_t largest_id() const;  // -1 when there are none
 
-  // Cuts text at the added tokens (see the file comment); the segments are views into text.
-  void split(std::string_view text, std::vector<Segment>* out) const;
+  // kTwo: transformers' fast tokenizers (tokenizer.json): the non-normalized tokens first, then
+  // the normalized ones in what is left. kOne: its slow tokenizers (PreTrainedTokenizer), one
+  // trie over every added token.
+  enum class Passes { kTwo, kOne };
+  // Cuts text at the added tokens; the segments are views into text.
+  void split(std::string_view text, std::vector<Segment>* out, Passes passes = Passes::kTwo) const;
 
  private:
   // Byte trie over contents, for leftmost-longest matching.
@@ -75,6 +79,7 @@ class AddedTokenSet {
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> id_by_content_;
   Trie special_trie_;     // non-normalized tokens: matched first
   Trie normalized_trie_;  // normalized tokens: matched in what is left
+  Trie all_trie_;         // every token, for Passes::kOne
 };
 
 // Reading the JSON files that sit beside every HF tokenizer (tokenizer_config.json,

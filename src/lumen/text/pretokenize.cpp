@@ -339,7 +339,9 @@ size_t qwen2_match_end(std::string_view text, size_t pos, int max_digits) {
   const size_t size = text.size();
   const auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); };
 
-  // (?i:'s|'t|'re|'ve|'m|'ll|'d): ASCII only, any case ("'S", "'Re").
+  // (?i:'s|'t|'re|'ve|'m|'ll|'d): any case ("'S", "'Re"); of these letters, Unicode case
+  // folding (which the regex engines apply) adds only U+017F LONG S, for s.
+  if (text[pos] == '\'' && text.substr(pos + 1, 2) == "\xC5\xBF") return pos + 3;
   if (text[pos] == '\'' && pos + 1 < size) {
     const char c1 = lower(text[pos + 1]);
     if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') return pos + 2;

@@ -2,6 +2,8 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "lumen/core/error.h"
@@ -47,97 +49,18 @@ std::string prefix_marks_for_spaces(std::string_view text) {
   return out;
 }
 
-// ---- protobuf wire format, just enough to rewrite one bool ----
-
-struct WireReader {
-  std::string_view data;
-  size_t pos = 0;
-  uint64_t varint() {
-    uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos >= data.size()) fail("tokenizer.model: truncated protobuf varint");
-      const auto byte = static_cast<uint8_t>(data[pos++]);
-      value |= uint64_t{byte & 0x7Fu} << shift;
-      if ((byte & 0x80) == 0) return value;
-    }
-    fail("tokenizer.model: protobuf varint longer than 10 bytes");
-  }
-  // Skips the value of a field with this wire type; returns its bytes (payload for type 2).
-  std::string_view value(uint32_t wire_type) {
-    const size_t start = pos;
-    switch (wire_type) {
-      case 0: varint(); return data.substr(start, pos - start);
-      case 1: return take(8);
-      case 2: {
-        const uint64_t length = varint();
-        if (length > data.size() - pos) fail("tokenizer.model: protobuf field longer than the file");
-        return take(static_cast<size_t>(length));
-      }
-      case 5: return take(4);
-      default: fail("tokenizer.model: unsupported protobuf wire type ", wire_type);
-    }
-  }
-  std::string_view take(size_t n) {
-    if (n > data.size() - pos) fail("tokenizer.model: truncated protobuf field");
-    const std::string_view out = data.substr(pos, n);
-    pos += n;
-    return out;
-  }
-};
-
-void put_varint(uint64_t value, std::string* out) {
-  while (value >= 0x80) {
-    out->push_back(static_cast<char>((value & 0x7F) | 0x80));
-    value >>= 7;
-  }
-  out->push_back(static_cast<char>(value));
-}
-
 }  // namespace
 
 namespace sentencepiece_detail {
 
 std::string without_dummy_prefix(std::string_view model_proto) {
-  constexpr uint32_t kNormalizerSpec = 3;  // ModelProto.normalizer_spec
-  constexpr uint32_t kAddDummyPrefix = 3;  // NormalizerSpec.add_dummy_prefix
-  auto rewrite_spec = [&](std::string_view spec) {
-    std::string out;
-    WireReader reader{spec};
-    while (reader.pos < spec.size()) {
-      const size_t start = reader.pos;
-      const uint64_t tag = reader.varint();
-      reader.value(static_cast<uint32_t>(tag & 7));
-      if ((tag >> 3) == kAddDummyPrefix) continue;  // dropped; written as false below
-      out.append(spec.substr(start, reader.pos - start));
-    }
-    put_varint(kAddDummyPrefix << 3 | 0, &out);
-    out.push_back('\0');
-    return out;
-  };
-  std::string out;
-  WireReader reader{model_proto};
-  bool found = false;
-  while (reader.pos < model_proto.size()) {
-    const size_t start = reader.pos;
-    const uint64_t tag = reader.varint();
-    const uint32_t wire_type = static_cast<uint32_t>(tag & 7);
-    const std::string_view value = reader.value(wire_type);
-    if ((tag >> 3) == kNormalizerSpec && wire_type == 2 && !found) {
-      found = true;
-      const std::string spec = rewrite_spec(value);
-      put_varint(tag, &out);
-      put_varint(spec.size(), &out);
-      out.append(spec);
-      continue;
-    }
-    out.append(model_proto.substr(start, reader.pos - start));
-  }
-  if (!found) {  // no normalizer_spec: one holding just the flag
-    const std::string spec = rewrite_spec({});
-    put_varint(kNormalizerSpec << 3 | 2, &out);
-    put_varint(spec.size(), &out);
-    out.append(spec);
-  }
+  // Protobuf merges a message field that occurs again into the first occurrence, field by field,
+  // the later value winning: appending normalizer_spec { add_dummy_prefix: false } is exactly
+  // transformers' model.normalizer_spec.MergeFrom(...), whatever the file already holds.
+  //   0x1A = field 3 (normalizer_spec), length-delimited; 0x02 = its length;
+  //   0x18 = field 3 (add_dummy_prefix), varint; 0x00 = false.
+  std::string out(model_proto);
+  out.append("\x1A\x02\x18\x00", 4);
   return out;
 }
 
@@ -194,12 +117,18 @@ std::unique_ptr<SentencePieceHfTokenizer> SentencePieceHfTokenizer::load(const f
     }
     // Named special tokens are matched in text as whole tokens (transformers registers them as
     // added tokens), with their SentencePiece id when the model has the piece.
+    // A name the model has no piece for is added after the largest id, as tokenizers'
+    // add_tokens does (the model's size while every added id is below it).
     for (const std::string& name : special_names) {
       if (name.empty() || t->added_.find_id(name)) continue;
-      const int id = sp.PieceToId(name);
-      if (id == sp.unk_id() && sp.IdToPiece(id) != name) continue;  // not a piece: nothing to match
-      t->added_.add(AddedToken{.content = name, .id = id, .special = true}, config_file);
+      int64_t id = sp.PieceToId(name);
+      if (id == sp.unk_id() && sp.IdToPiece(static_cast<int>(id)) != name) {
+        id = std::max<int64_t>(sp.GetPieceSize(), t->added_.largest_id() + 1);
+        if (id > kMaxTokenId) fail(config_file.string(), ": no token id left for special token ", quoted_token(name));
+      }
+      t->added_.add(AddedToken{.content = name, .id = static_cast<int32_t>(id), .special = true}, config_file);
     }
+    t->named_special_ = special_names;
     for (const std::string& name : special_names) t->added_.mark_special(name);
 
     t->bos_ = bos.empty() ? -1 : t->token_id(bos).value_or(-1);
@@ -251,7 +180,7 @@ std::vector<int32_t> SentencePieceHfTokenizer::encode(std::string_view text) con
     text = prepared;
   }
   std::vector<AddedTokenSet::Segment> segments;
-  added_.split(text, &segments);
+  added_.split(text, &segments, AddedTokenSet::Passes::kOne);  // the slow tokenizer's single trie
   for (const AddedTokenSet::Segment& segment : segments) {
     if (segment.id >= 0) {
       ids.push_back(segment.id);
@@ -261,7 +190,12 @@ std::vector<int32_t> SentencePieceHfTokenizer::encode(std::string_view text) con
   }
   // HF: "if tokens[0] == SPIECE_UNDERLINE and tokens[1] in self.all_special_tokens", the prefix
   // put before a text that starts with a special token.
-  if (!legacy_ && ids.size() > body + 1 && ids[body] == lone_prefix_id_ && is_special(ids[body + 1])) {
+  const auto named_special = [&](int32_t id) {
+    const AddedToken* added = added_.find(id);
+    const std::string content = added ? added->content : processor_->IdToPiece(id);
+    return std::find(named_special_.begin(), named_special_.end(), content) != named_special_.end();
+  };
+  if (!legacy_ && ids.size() > body + 1 && ids[body] == lone_prefix_id_ && named_special(ids[body + 1])) {
     ids.erase(ids.begin() + static_cast<ptrdiff_t>(body));
   }
   if (add_eos_) ids.push_back(eos_);
@@ -311,6 +245,11 @@ std::optional<int32_t> SentencePieceHfTokenizer::token_id(std::string_view token
 
 std::optional<int32_t> SentencePieceHfTokenizer::bos_id() const {
   if (!add_bos_) return std::nullopt;
+  return bos_;
+}
+
+std::optional<int32_t> SentencePieceHfTokenizer::bos_token_id() const {
+  if (bos_ < 0) return std::nullopt;
   return bos_;
 }
 

@@ -42,6 +42,7 @@ class SentencePieceHfTokenizer final : public Tokenizer {
   std::optional<int32_t> token_id(std::string_view token_text) const override;
   size_t vocab_size() const override { return vocab_size_; }
   std::optional<int32_t> bos_id() const override;
+  std::optional<int32_t> bos_token_id() const override;
   std::string describe() const override;
 
   bool legacy() const { return legacy_; }
@@ -60,6 +61,9 @@ class SentencePieceHfTokenizer final : public Tokenizer {
   int32_t bos_ = -1;  // -1: none
   int32_t eos_ = -1;
   std::string unk_token_ = "<unk>";
+  // HF's all_special_tokens: the bos/eos/unk/pad/... and additional special tokens by name
+  // (not every added token flagged special).
+  std::vector<std::string> named_special_;
   size_t unk_token_length_ = 0;  // ids of unk_token on its own (non-legacy's _tokenize trick)
   int32_t lone_prefix_id_ = -1;  // the "▁" piece
   size_t vocab_size_ = 0;
@@ -67,9 +71,8 @@ class SentencePieceHfTokenizer final : public Tokenizer {
 
 namespace sentencepiece_detail {
 // tokenizer.model (a serialized ModelProto) with normalizer_spec.add_dummy_prefix = false, the
-// edit transformers makes for legacy: false. Protobuf wire format, edited in place: field 3 of
-// ModelProto is normalizer_spec, field 3 of NormalizerSpec add_dummy_prefix. Throws Error on a
-// malformed message.
+// edit transformers makes for legacy: false: a normalizer_spec holding only that flag appended,
+// which protobuf's parser merges into the model's own. libsentencepiece then parses the result.
 std::string without_dummy_prefix(std::string_view model_proto);
 }  // namespace sentencepiece_detail
 

@@ -18,7 +18,7 @@ std::vector<int32_t> encode_split_at_images(const Tokenizer& tokenizer, std::str
     if (at == std::string_view::npos) break;
     start = at + image_text.size();
   }
-  const std::optional<int32_t> bos = tokenizer.bos_id();
+  const std::optional<int32_t> bos = tokenizer.bos_token_id();
   const size_t offset = bos && !chunks[0].empty() && chunks[0][0] == *bos ? 1 : 0;
   std::vector<int32_t> ids;
   if (offset == 1) ids.push_back(*bos);

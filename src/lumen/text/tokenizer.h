@@ -39,6 +39,9 @@ class Tokenizer {
   virtual size_t vocab_size() const = 0;  // largest id + 1
   // The id encode() puts first, when it adds one (HF's bos_token with add_bos_token).
   virtual std::optional<int32_t> bos_id() const { return std::nullopt; }
+  // HF's bos_token_id whether or not encode() adds it (LlamaTokenizer's bos_token). The
+  // byte-level BPE tokenizers report none.
+  virtual std::optional<int32_t> bos_token_id() const { return std::nullopt; }
   // For `lumen info`: "byte-level BPE (tokenizer.json)", "SentencePiece (tokenizer.model)", ...
   virtual std::string describe() const = 0;
 };
@@ -47,8 +50,9 @@ class Tokenizer {
 inline constexpr std::string_view kImageMarkerText = "<image>";
 
 // LLaVA's tokenizer_image_token (llava/mm_utils.py, which Imp keeps): text cut at each
-// image_text, each piece tokenized on its own, image_id between them; when the pieces start
-// with the tokenizer's BOS, one BOS is kept at the start and each piece's first id dropped.
+// image_text, each piece tokenized on its own, image_id between them; when the first piece
+// starts with the tokenizer's bos_token_id, one BOS is kept at the start and each piece's first
+// id dropped.
 std::vector<int32_t> encode_split_at_images(const Tokenizer& tokenizer, std::string_view text,
                                             std::string_view image_text, int32_t image_id);
 
