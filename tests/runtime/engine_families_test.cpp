@@ -34,7 +34,8 @@ Json phi3_added_tokens() {
                                                 {32006, "<|system|>"},    {32007, "<|end|>"},
                                                 {32010, "<|user|>"}};
   for (const auto& [id, content] : tokens) {
-    added[std::to_string(id)] = {{"content", content}, {"special", true}, {"normalized", false}, {"rstrip", id != 32000}};
+    added[std::to_string(id)] = {
+        {"content", content}, {"special", true}, {"normalized", false}, {"rstrip", id != 32000}};
   }
   return added;
 }
@@ -83,7 +84,8 @@ TEST_P(EngineFamilies, PromptsChatsEmbeddingsAndTheServerRunOnText) {
   }
   // Everything but the markers decodes back to the prompt's text.
   std::vector<int32_t> text_ids;
-  std::copy_if(ids.begin(), ids.end(), std::back_inserter(text_ids), [&](int32_t id) { return id != config.image_token_id; });
+  std::copy_if(ids.begin(), ids.end(), std::back_inserter(text_ids),
+               [&](int32_t id) { return id != config.image_token_id; });
   std::string without_images = prompt;
   for (size_t at; (at = without_images.find("<image>")) != std::string::npos;) without_images.erase(at, 7);
   std::string decoded = engine->tokenizer().decode(text_ids, true);

@@ -74,7 +74,9 @@ class BpeTokenizer::Loader {
       }
       collect_special_names(config, &special_names);
       if (const auto it = config.find("added_tokens_decoder"); it != config.end()) {
-        for (AddedToken& token : parse_added_tokens_decoder(*it, config_file)) t_.added_.add(std::move(token), config_file);
+        for (AddedToken& token : parse_added_tokens_decoder(*it, config_file)) {
+          t_.added_.add(std::move(token), config_file);
+        }
       }
     }
     const fs::path special_map_file = dir / "special_tokens_map.json";
@@ -370,10 +372,12 @@ class BpeTokenizer::Loader {
       fail(file.string(), ": normalizer ", describe(*normalizer), " is not supported (only NFC)");
     }
     const auto pre_tokenizer = root.find("pre_tokenizer");
-    const std::string type = pre_tokenizer != root.end() && pre_tokenizer->is_object() && pre_tokenizer->contains("type") &&
-                                     pre_tokenizer->at("type").is_string()
-                                 ? pre_tokenizer->at("type").get<std::string>()
-                                 : "";
+    std::string type;
+    if (pre_tokenizer != root.end() && pre_tokenizer->is_object()) {
+      if (const auto it = pre_tokenizer->find("type"); it != pre_tokenizer->end() && it->is_string()) {
+        type = it->get<std::string>();
+      }
+    }
     if (type == "ByteLevel") return;
     // Qwen2's: Sequence [Split(its regex, Isolated), ByteLevel(use_regex false)].
     if (type == "Sequence") {

@@ -20,7 +20,7 @@ constexpr std::string_view kSpiecePrefix = "\xE2\x96\x81";  // "▁", U+2581
 constexpr size_t kMaxModelBytes = size_t{256} << 20;
 constexpr size_t kMaxEncodeBytes = size_t{1} << 30;
 
-// " " for every "▁" in a SentencePiece piece.
+// " " for every "▁": a piece's text, or HF's text.replace(SPIECE_UNDERLINE, " ").
 std::string spaces_for_prefix_marks(std::string_view piece) {
   std::string out;
   out.reserve(piece.size());
@@ -30,20 +30,6 @@ std::string spaces_for_prefix_marks(std::string_view piece) {
       i += kSpiecePrefix.size();
     } else {
       out.push_back(piece[i++]);
-    }
-  }
-  return out;
-}
-
-std::string prefix_marks_for_spaces(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    if (text.substr(i, kSpiecePrefix.size()) == kSpiecePrefix) {
-      out.push_back(' ');  // HF: text.replace(SPIECE_UNDERLINE, " ")
-      i += kSpiecePrefix.size();
-    } else {
-      out.push_back(text[i++]);
     }
   }
   return out;
@@ -133,8 +119,12 @@ std::unique_ptr<SentencePieceHfTokenizer> SentencePieceHfTokenizer::load(const f
 
     t->bos_ = bos.empty() ? -1 : t->token_id(bos).value_or(-1);
     t->eos_ = eos.empty() ? -1 : t->token_id(eos).value_or(-1);
-    if (t->add_bos_ && t->bos_ < 0) fail(config_file.string(), ": add_bos_token is set but bos_token \"", bos, "\" is not a token");
-    if (t->add_eos_ && t->eos_ < 0) fail(config_file.string(), ": add_eos_token is set but eos_token \"", eos, "\" is not a token");
+    if (t->add_bos_ && t->bos_ < 0) {
+      fail(config_file.string(), ": add_bos_token is set but bos_token ", quoted_token(bos), " is not a token");
+    }
+    if (t->add_eos_ && t->eos_ < 0) {
+      fail(config_file.string(), ": add_eos_token is set but eos_token ", quoted_token(eos), " is not a token");
+    }
     t->unk_token_length_ = t->encode_pieces(t->unk_token_).size();
     t->lone_prefix_id_ = t->token_id(kSpiecePrefix).value_or(-1);
     t->vocab_size_ = static_cast<size_t>(std::max<int64_t>(sp.GetPieceSize(), t->added_.largest_id() + 1));
@@ -175,7 +165,7 @@ std::vector<int32_t> SentencePieceHfTokenizer::encode(std::string_view text) con
   const size_t body = ids.size();
   std::string prepared;
   if (!legacy_ && !text.empty()) {
-    prepared = prefix_marks_for_spaces(text);
+    prepared = spaces_for_prefix_marks(text);
     if (add_prefix_space_) prepared.insert(0, kSpiecePrefix);
     text = prepared;
   }

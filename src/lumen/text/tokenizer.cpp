@@ -14,7 +14,8 @@ std::vector<int32_t> encode_split_at_images(const Tokenizer& tokenizer, std::str
   std::vector<std::vector<int32_t>> chunks;
   for (size_t start = 0;;) {
     const size_t at = text.find(image_text, start);
-    chunks.push_back(tokenizer.encode(text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start)));
+    const size_t length = at == std::string_view::npos ? std::string_view::npos : at - start;
+    chunks.push_back(tokenizer.encode(text.substr(start, length)));
     if (at == std::string_view::npos) break;
     start = at + image_text.size();
   }
@@ -24,7 +25,9 @@ std::vector<int32_t> encode_split_at_images(const Tokenizer& tokenizer, std::str
   if (offset == 1) ids.push_back(*bos);
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (i > 0) ids.push_back(image_id);
-    if (chunks[i].size() > offset) ids.insert(ids.end(), chunks[i].begin() + static_cast<ptrdiff_t>(offset), chunks[i].end());
+    if (chunks[i].size() > offset) {
+      ids.insert(ids.end(), chunks[i].begin() + static_cast<ptrdiff_t>(offset), chunks[i].end());
+    }
   }
   return ids;
 }
