@@ -58,13 +58,13 @@ auto compute(PyModel& model, PythonCallbacks& callbacks, Body&& body) {
   return std::move(*result);
 }
 
-// One question about `images` (already encoded: [n * tokens_per_image, hidden]), as `lumen ask`
-// runs it (cli::Conversation): the template's single user turn, then generate_from_embeddings.
-GenerationResult answer(const Engine& engine, const ChatTemplate& chat, const std::vector<float>& image_embeds,
-                        size_t n_images, const std::string& question, const GenerationOptions& options,
-                        const TextCallback& on_text) {
-  const std::string prompt = chat.render({{ChatTurn::Role::kUser, question, static_cast<int>(n_images)}});
-  return generate_from_embeddings(engine, engine.encode_prompt(prompt), image_embeds, n_images, options, on_text);
+// One question about `images` (already encoded, one embedding each), as `lumen ask` runs it
+// (cli/cmd_ask.cpp): a chat session with the images attached, one turn.
+GenerationResult answer(const Engine& engine, std::span<const ImageEmbedding> images, const std::string& question,
+                        const GenerationOptions& options, const TextCallback& on_text) {
+  ChatSession session(engine);
+  session.attach_encoded(images);
+  return session.send(question, options, on_text);
 }
 
 // lumen._lumen.Chat: a ChatSession on a model, kept alive by the session.
@@ -269,8 +269,7 @@ void bind_model(py::module_& m) {
                const Engine& engine = self.engine();
                // Every image is decoded before anything is encoded, so a bad one fails fast.
                const std::vector<Image> decoded = decode_inputs(self, inputs);
-               return answer(engine, engine.chat_template(), engine.encode_images(decoded), decoded.size(),
-                             question, options, callback);
+               return answer(engine, engine.encode_images(decoded), question, options, callback);
              });
              return utf8(without_leading_spaces(result.text));
            })
@@ -288,19 +287,14 @@ void bind_model(py::module_& m) {
                // As `lumen caption` does: decode a batch, encode it in one vision pass, then one
                // conversation per image.
                const Engine& engine = self.engine();
-               const size_t per_image = static_cast<size_t>(engine.model().tokens_per_image() *
-                                                            engine.model().config().text.hidden_size);
-               const ChatTemplate chat = engine.chat_template();
                std::vector<std::string> out;
                for (size_t first = 0; first < total; first += static_cast<size_t>(batch)) {
                  const size_t last = std::min(total, first + static_cast<size_t>(batch));
                  std::vector<Image> decoded;
                  for (size_t i = first; i < last; ++i) decoded.push_back(decode_input(inputs[i], self.limits(), self.alpha()));
-                 const std::vector<float> embeds = engine.encode_images(decoded);
-                 for (size_t j = 0; j < decoded.size(); ++j) {
-                   const std::vector<float> one(embeds.begin() + static_cast<std::ptrdiff_t>(j * per_image),
-                                                embeds.begin() + static_cast<std::ptrdiff_t>((j + 1) * per_image));
-                   const GenerationResult r = answer(engine, chat, one, 1, prompt, options, check_signals);
+                 const std::vector<ImageEmbedding> embeds = engine.encode_images(decoded);
+                 for (const ImageEmbedding& image : embeds) {
+                   const GenerationResult r = answer(engine, {&image, 1}, prompt, options, check_signals);
                    if (callbacks.failed()) throw CallbackAbort{};
                    out.push_back(trim_whitespace(r.text));
                    callbacks.call(progress, [&] { return py::make_tuple(out.size(), total); });

@@ -133,16 +133,15 @@ int run_caption(int argc, char** argv) {
       }
     }
     auto start = std::chrono::steady_clock::now();
-    std::vector<float> embeds = engine->encode_images(images);
+    const std::vector<ImageEmbedding> embeds = engine->encode_images(images);
     const double encode_ms_each =
         images.empty() ? 0.0
                        : std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
                              static_cast<double>(images.size());
-    const size_t per_image = static_cast<size_t>(engine->model().tokens_per_image() * engine->model().config().text.hidden_size);
     for (size_t j = 0; j < images.size(); ++j) {
       auto t0 = std::chrono::steady_clock::now();
       ChatSession conversation(*engine);
-      conversation.attach_encoded(std::span<const float>(embeds).subspan(j * per_image, per_image), 1);
+      conversation.attach_encoded({&embeds[j], 1});
       GenerationResult r = conversation.send(prompt, options);
       const double ms = encode_ms_each + std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       const std::string path = files[index[j]].string();

@@ -94,7 +94,7 @@ int run_eval(int argc, char** argv) {
   std::map<std::string, std::pair<size_t, size_t>> by_type;  // type -> (correct, total)
   size_t correct = 0, reference_total = 0, reference_matches = 0;
   std::string cached_image;
-  std::vector<float> cached_embeds;
+  std::vector<ImageEmbedding> cached_embeds;
   ProgressBar progress("evaluating", questions.size());
   for (size_t i = 0; i < questions.size(); ++i) {
     const Question& q = questions[i];
@@ -106,7 +106,7 @@ int run_eval(int argc, char** argv) {
       cached_image = image_path.string();
     }
     ChatSession conversation(*engine);
-    conversation.attach_encoded(cached_embeds, 1);
+    conversation.attach_encoded(cached_embeds);
     const std::string output = trim_whitespace(conversation.send(q.question, options).text);
     const bool is_correct = output == trim_whitespace(q.answer);
     correct += is_correct;

@@ -4,9 +4,14 @@
 // atomic: the server calls from its scheduler and image-encoder threads.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "lumen/backend/backend.h"
 
@@ -20,6 +25,19 @@ class RecordingBackend final : public Backend {
   // the calls of the ops that only a forward pass makes.
   std::atomic<int64_t> kv_positions{0};
   std::atomic<int64_t> decode_attention_calls{0}, prefill_attention_calls{0}, linear_calls{0}, embed_calls{0};
+  // The size of every transfer so far, in order: host -> backend, backend -> host, and within
+  // the backend (a test shows which data crossed to the host and which stayed).
+  struct Transfers {
+    std::vector<size_t> uploads, downloads, device_copies;
+  };
+  Transfers transfers() const {
+    std::lock_guard lock(transfers_mutex_);
+    return transfers_;
+  }
+  void clear_transfers() {
+    std::lock_guard lock(transfers_mutex_);
+    transfers_ = {};
+  }
 
   std::string name() const override { return "recording(" + cpu_->name() + ")"; }
   DType activation_dtype(DType weights, DType requested) const override {
@@ -31,9 +49,18 @@ class RecordingBackend final : public Backend {
   // Buffers are the CPU backend's but owned through this one, so they are released here.
   DeviceBuffer allocate(size_t bytes) override { return DeviceBuffer(this, cpu_->allocate(bytes).detach(), bytes); }
   void release(void* data, size_t bytes) noexcept override { cpu_->release(data, bytes); }
-  void copy_to_device(void* dst, const void* src, size_t bytes) override { cpu_->copy_to_device(dst, src, bytes); }
-  void copy_to_host(void* dst, const void* src, size_t bytes) override { cpu_->copy_to_host(dst, src, bytes); }
-  void copy_device(void* dst, const void* src, size_t bytes) override { cpu_->copy_device(dst, src, bytes); }
+  void copy_to_device(void* dst, const void* src, size_t bytes) override {
+    record(&Transfers::uploads, bytes);
+    cpu_->copy_to_device(dst, src, bytes);
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    record(&Transfers::downloads, bytes);
+    cpu_->copy_to_host(dst, src, bytes);
+  }
+  void copy_device(void* dst, const void* src, size_t bytes) override {
+    record(&Transfers::device_copies, bytes);
+    cpu_->copy_device(dst, src, bytes);
+  }
   void synchronize() override { cpu_->synchronize(); }
   void discard(void* data, size_t bytes) noexcept override { cpu_->discard(data, bytes); }
   bool allocates_lazily() const override { return cpu_->allocates_lazily(); }
@@ -96,7 +123,43 @@ class RecordingBackend final : public Backend {
   }
 
  private:
+  void record(std::vector<size_t> Transfers::*which, size_t bytes) {
+    std::lock_guard lock(transfers_mutex_);
+    (transfers_.*which).push_back(bytes);
+  }
+
   std::unique_ptr<Backend> cpu_;
+  mutable std::mutex transfers_mutex_;
+  Transfers transfers_;
 };
+
+// Whether a run kept its images' embeddings (`image_bytes` each) in the backend's memory:
+//  - no download of one or more images' worth (only logits, ids and hidden rows came back);
+//  - no upload as large as one image but the pixels' own (`pixel_bytes` per image): text rows
+//    are uploaded, image rows never are;
+//  - at least `splices` device-to-device copies of one image (a prompt's splice).
+inline ::testing::AssertionResult image_embeddings_stayed_on_backend(const RecordingBackend::Transfers& t,
+                                                                     size_t image_bytes, size_t pixel_bytes,
+                                                                     size_t splices) {
+  for (size_t bytes : t.downloads) {
+    if (bytes >= image_bytes && bytes % image_bytes == 0) {
+      return ::testing::AssertionFailure() << "a download of " << bytes << " bytes: " << bytes / image_bytes
+                                           << " image embeddings of " << image_bytes << " bytes came to the host";
+    }
+  }
+  for (size_t bytes : t.uploads) {
+    if (bytes >= image_bytes && bytes % pixel_bytes != 0) {
+      return ::testing::AssertionFailure() << "an upload of " << bytes << " bytes, neither pixels (" << pixel_bytes
+                                           << " per image) nor smaller than one image embedding (" << image_bytes
+                                           << ")";
+    }
+  }
+  const auto spliced = static_cast<size_t>(std::count(t.device_copies.begin(), t.device_copies.end(), image_bytes));
+  if (spliced < splices) {
+    return ::testing::AssertionFailure() << spliced << " device copies of an image embedding, expected at least "
+                                         << splices;
+  }
+  return ::testing::AssertionSuccess();
+}
 
 }  // namespace lumen::testing

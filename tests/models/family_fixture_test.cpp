@@ -171,9 +171,9 @@ TEST_P(FamilyFixture, DecoderStatesLogitsAndGreedyTokensMatchReference) {
   options.max_new_tokens = static_cast<int64_t>(expected_ids.size());
   options.ignore_eos = true;  // references run exactly that many steps
   options.keep_logits = true;
-  std::vector<float> image_embeds = e.encode_images(imgs);
-  GenerationResult result = generate_from_embeddings(e, collapse_image_runs(e.model().config(), prompt_ids),
-                                                     image_embeds, imgs.size(), options);
+  const std::vector<ImageEmbedding> image_embeds = e.encode_images(imgs);
+  GenerationResult result =
+      generate_from_embeddings(e, collapse_image_runs(e.model().config(), prompt_ids), image_embeds, options);
   e.device_model().set_decoder_observer({});
 
   EXPECT_TRUE(embeddings_seen);

@@ -151,6 +151,12 @@ TEST_P(DeviceModelFixture, VisionStagesMatchReference) {
       EXPECT_LE(relative_error(features.data(), expected_features), rel) << prefix;
       EXPECT_LE(relative_error(embeds.data(), expected_embeds), rel) << prefix;
     }
+    // What prompts splice: the same rows, left in the backend's memory.
+    const std::vector<ImageEmbedding> kept = l.model->encode_images_to_device(pixels.data(), 1);
+    ASSERT_EQ(kept.size(), 1u);
+    EXPECT_EQ(kept[0]->positions, l.engine->model().tokens_per_image());
+    EXPECT_EQ(kept[0]->width, l.engine->model().config().text.hidden_size);
+    EXPECT_EQ(l.model->download(*kept[0]), embeds) << prefix;
   }
 }
 
@@ -170,17 +176,20 @@ TEST_P(DeviceModelFixture, GreedyTokensAndLogitsMatchReference) {
     std::vector<float> chw = e.preprocess(image);
     pixels.insert(pixels.end(), chw.begin(), chw.end());
   }
-  std::vector<float> image_embeds;
-  if (!images.empty()) image_embeds = l.model->encode_images(pixels.data(), static_cast<int64_t>(images.size()));
-  std::vector<float> embeds = splice_prompt_embeddings(e, prompt_ids, image_embeds);
-  const int64_t d = e.model().config().text.hidden_size;
-  const int64_t positions = static_cast<int64_t>(embeds.size()) / d;
+  // Encoded, spliced and prefilled without leaving the model's backend, as the runtime does.
+  std::vector<ImageEmbedding> image_embeds;
+  if (!images.empty()) {
+    image_embeds = l.model->encode_images_to_device(pixels.data(), static_cast<int64_t>(images.size()));
+  }
+  const DeviceBuffer embeds = splice_prompt_embeddings(e.model(), l.model->backend(), prompt_ids, image_embeds);
+  const int64_t positions = count_prompt_positions(e, prompt_ids, images.size());
   ASSERT_EQ(positions, c.spec["n_prompt_positions"].get<int64_t>());
+  ASSERT_GE(embeds.bytes(), static_cast<size_t>(positions * e.model().config().text.hidden_size) * sizeof(float));
 
   const int64_t vocab = e.model().config().text.vocab_size;
   KvCache cache = l.model->make_cache(1, positions + static_cast<int64_t>(expected_ids.size()));
   std::vector<float> logits(static_cast<size_t>(vocab)), first, last;
-  l.model->prefill(embeds.data(), positions, cache, 0, logits.data());
+  l.model->prefill(embeds.as<const float>(), positions, cache, 0, logits.data(), nullptr, /*embeds_on_device=*/true);
 
   const bool strict = c.act == DType::kF32;
   const double tol = logits_tolerance(c.act);

@@ -2,11 +2,26 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "lumen/backend/backend.h"
+
 namespace lumen {
 namespace {
 
+// Embeddings live in a backend's memory; the CPU backend's is host memory, read directly here.
+Backend& cpu() {
+  static const std::unique_ptr<Backend> backend = make_cpu_backend();
+  return *backend;
+}
+
 ImageEmbedding embedding(size_t floats, float value) {
-  return std::make_shared<const std::vector<float>>(floats, value);
+  auto e = std::make_shared<DeviceImageEmbedding>();
+  e->rows = cpu().allocate(floats * sizeof(float));
+  std::fill_n(e->rows.as<float>(), floats, value);
+  e->positions = 1;
+  e->width = static_cast<int64_t>(floats);
+  return e;
 }
 
 TEST(ImageEmbeddingCache, HitsMissesAndLeastRecentlyUsedEviction) {
@@ -19,7 +34,7 @@ TEST(ImageEmbeddingCache, HitsMissesAndLeastRecentlyUsedEviction) {
   cache.insert(c, embedding(100, 3));
   EXPECT_EQ(cache.bytes(), 1200u);
   ASSERT_NE(cache.find(a), nullptr);  // a is now the most recently used
-  EXPECT_EQ((*cache.find(a))[0], 1.0f);
+  EXPECT_EQ(cache.find(a)->data()[0], 1.0f);
   cache.insert(d, embedding(100, 4));  // evicts b, the least recently used
   EXPECT_EQ(cache.find(b), nullptr);
   EXPECT_NE(cache.find(c), nullptr);
@@ -47,7 +62,7 @@ TEST(ImageEmbeddingCache, HandedOutEntriesOutliveEviction) {
   ImageEmbedding held = cache.find(sha256("a"));
   cache.insert(sha256("b"), embedding(100, 8));  // evicts a
   EXPECT_EQ(cache.find(sha256("a")), nullptr);
-  EXPECT_EQ((*held)[99], 7.0f);
+  EXPECT_EQ(held->data()[99], 7.0f);
 }
 
 }  // namespace

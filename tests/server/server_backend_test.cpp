@@ -2,7 +2,8 @@
 // a recording backend (tests/backend/recording_backend.h), which forwards to the CPU backend
 // and counts the KV-cache positions written through it: for every request, what the response's
 // usage says was computed (prompt positions not reused, and each generated token but the last,
-// whose logits nobody reads) must have passed through that backend, one position per layer.
+// whose logits nobody reads) must have passed through that backend, one position per layer;
+// and the image's embeddings must never have crossed to the host.
 #include <gtest/gtest.h>
 
 #include "backend/recording_backend.h"
@@ -21,6 +22,7 @@ TEST(ServerBackend, EveryPrefillAndDecodeRunsOnTheEnginesBackend) {
   const int64_t loaded_positions = backend.kv_positions.load();
   EXPECT_EQ(loaded_positions, 0);
 
+  backend.clear_transfers();
   testing::TestServer server({}, *engine);
   const std::string image = testing::data_url(std::filesystem::path(LUMEN_SOURCE_DIR) / "examples" / "shapes.png");
   int64_t computed = 0;
@@ -48,6 +50,14 @@ TEST(ServerBackend, EveryPrefillAndDecodeRunsOnTheEnginesBackend) {
   // The image was encoded there too (the vision tower's attention is prefill-shaped).
   EXPECT_GE(backend.prefill_attention_calls.load(),
             static_cast<int64_t>(engine->model().config().vision_layers_to_run));
+  // ... and its embeddings stayed there: encoded into backend memory, cached, and spliced into
+  // the first turn's prompt device to device (the second turn reuses those positions).
+  const ImpModel& model = engine->model();
+  const size_t image_bytes =
+      static_cast<size_t>(model.tokens_per_image() * model.config().text.hidden_size) * sizeof(float);
+  const size_t pixel_bytes = static_cast<size_t>(3 * model.config().vision.image_size * model.config().vision.image_size) *
+                             sizeof(float);
+  EXPECT_TRUE(testing::image_embeddings_stayed_on_backend(backend.transfers(), image_bytes, pixel_bytes, 1));
 }
 
 }  // namespace

@@ -142,8 +142,6 @@ std::vector<std::string> Model::caption(const std::vector<std::string>& images, 
     // pass, then one conversation per image; the caption is the reply, trimmed.
     const Engine& engine = *impl.engine;
     const GenerationOptions generation = generation_options(options.generate);
-    const size_t per_image =
-        static_cast<size_t>(engine.model().tokens_per_image() * engine.model().config().text.hidden_size);
     const size_t batch = static_cast<size_t>(options.batch);
     std::vector<std::string> captions;
     captions.reserve(images.size());
@@ -152,10 +150,10 @@ std::vector<std::string> Model::caption(const std::vector<std::string>& images, 
       const std::vector<Image> decoded =
           load_images(engine, std::vector<std::string>(images.begin() + static_cast<std::ptrdiff_t>(first),
                                                        images.begin() + static_cast<std::ptrdiff_t>(last)));
-      const std::vector<float> embeds = engine.encode_images(decoded);
-      for (size_t j = 0; j < decoded.size(); ++j) {
+      const std::vector<ImageEmbedding> embeds = engine.encode_images(decoded);
+      for (const ImageEmbedding& image : embeds) {
         ChatSession session(engine);
-        session.attach_encoded(std::span<const float>(embeds).subspan(j * per_image, per_image), 1);
+        session.attach_encoded({&image, 1});
         captions.push_back(trim_whitespace(session.send(options.prompt, generation).text));
       }
     }

@@ -90,6 +90,32 @@ std::vector<float> DeviceImpModel::encode_images(const float* pixels, int64_t n_
   return out;
 }
 
+std::vector<ImageEmbedding> DeviceImpModel::encode_images_to_device(const float* pixels, int64_t n_images) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const float* embeds = encode_locked(pixels, n_images, {}, nullptr);
+  const int64_t positions = tokens_per_image();
+  const int64_t width = config_.text.hidden_size;
+  const size_t bytes = static_cast<size_t>(positions * width) * sizeof(float);
+  std::vector<ImageEmbedding> out;
+  out.reserve(static_cast<size_t>(n_images));
+  for (int64_t i = 0; i < n_images; ++i) {
+    // One buffer per image, so that a cache evicts (and frees) images one by one.
+    auto image = std::make_shared<DeviceImageEmbedding>();
+    image->rows = backend_->allocate(bytes);
+    image->positions = positions;
+    image->width = width;
+    backend_->copy_device(image->rows.data(), embeds + i * positions * width, bytes);
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
+std::vector<float> DeviceImpModel::download(const DeviceImageEmbedding& embedding) const {
+  std::vector<float> out(static_cast<size_t>(embedding.positions * embedding.width));
+  backend_->copy_to_host(out.data(), embedding.data(), out.size() * sizeof(float));
+  return out;
+}
+
 const float* DeviceImpModel::encode_images_on_device(const float* pixels, int64_t n_images) {
   std::lock_guard<std::mutex> lock(mutex_);
   return encode_locked(pixels, n_images, {}, nullptr);

@@ -24,6 +24,20 @@
 
 namespace lumen {
 
+// One image's projected embeddings, kept in the backend's memory: [positions = tokens_per_image,
+// width = text hidden] fp32. A prompt's <image> marker is replaced by these rows device to
+// device (runtime/generator.h splice_prompt_embeddings), so on a GPU an image is encoded,
+// cached and spliced without a round trip through the host. Shared: the server's image cache
+// hands one to every request that sends the same picture; the memory goes with the last holder.
+struct DeviceImageEmbedding {
+  DeviceBuffer rows;
+  int64_t positions = 0;
+  int64_t width = 0;
+  const float* data() const { return rows.as<const float>(); }
+  size_t bytes() const { return rows.bytes(); }
+};
+using ImageEmbedding = std::shared_ptr<const DeviceImageEmbedding>;
+
 struct DeviceModelOptions {
   // Activation dtype asked of the backend: kF32, kF16, kBF16, or kU8 to follow the weights
   // (F32 -> F32, F16 -> F16, BF16 -> BF16, Q8_0/Q4_0 -> BF16).
@@ -54,9 +68,13 @@ class DeviceImpModel {
   // ImpModel::encode_images (the observer sees downloaded copies).
   std::vector<float> encode_images(const float* pixels, int64_t n_images, const VisionObserver& observer = {},
                                    std::vector<float>* vision_features = nullptr);
-  // The same, leaving the embeddings in backend memory, valid until the next encode: for a
-  // single caller (lumen bench), as another thread's encode may overwrite them.
+  // The same, each image's embeddings left in backend memory of its own (what prompts splice).
+  std::vector<ImageEmbedding> encode_images_to_device(const float* pixels, int64_t n_images);
+  // The same in the encoder's scratch, valid until the next encode: for a single caller
+  // (lumen bench), as another thread's encode may overwrite them.
   const float* encode_images_on_device(const float* pixels, int64_t n_images);
+  // An embedding's rows copied to the host: [positions, width] (tests, inspection).
+  std::vector<float> download(const DeviceImageEmbedding& embedding) const;
 
   // A cache of `slots` sequences of `capacity` positions in this model's backend, in the KV
   // dtype the backend keeps for these weights (f16 on the CPU at --quant). Throws Error.

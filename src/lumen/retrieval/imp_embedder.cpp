@@ -5,6 +5,8 @@
 
 #include "lumen/core/error.h"
 #include "lumen/kernels/cpu/vector_ops.h"
+#include "lumen/runtime/chat_session.h"
+#include "lumen/runtime/decoder_run.h"
 #include "lumen/runtime/generator.h"
 #include "lumen/text/chat_template.h"
 
@@ -18,8 +20,8 @@ constexpr const char* kTextSuffix = "\nSummarize above sentence in one word:";
 
 }  // namespace
 
-ScoredCaption caption_with_confidence(const Engine& engine, const std::vector<float>& image_embeds,
-                                      const std::string& prompt, int64_t max_tokens) {
+ScoredCaption caption_with_confidence(const Engine& engine, const ImageEmbedding& image, const std::string& prompt,
+                                      int64_t max_tokens) {
   const ImpConfig& config = engine.model().config();
   const ChatTemplate chat = engine.chat_template();
   const std::vector<int32_t> tokens = engine.encode_prompt(chat.render({{ChatTurn::Role::kUser, prompt, 1}}));
@@ -42,7 +44,9 @@ ScoredCaption caption_with_confidence(const Engine& engine, const std::vector<fl
     const size_t bytes = engine.tokenizer().token_bytes(token).size();
     caption.byte_weights.insert(caption.byte_weights.end(), bytes, static_cast<float>(1.0 / denominator));
   };
-  caption.text = generate_from_embeddings(engine, tokens, image_embeds, 1, options).text;
+  ChatSession session(engine, positions + budget);
+  session.attach_encoded({&image, 1});
+  caption.text = session.send(prompt, options).text;
   return caption;
 }
 
@@ -68,13 +72,10 @@ std::vector<float> ImpCaptionEmbedder::embed_images(const std::vector<Image>& im
   last_captions_.assign(n, "");
   if (n == 0) return out;
   // One batched vision pass, then one caption per image.
-  const std::vector<float> embeds = engine_->encode_images(images);
-  const size_t per_image =
-      static_cast<size_t>(engine_->model().tokens_per_image() * engine_->model().config().text.hidden_size);
+  const std::vector<ImageEmbedding> embeds = engine_->encode_images(images);
   for (size_t i = 0; i < n; ++i) {
-    const std::vector<float> one(embeds.begin() + static_cast<std::ptrdiff_t>(i * per_image),
-                                 embeds.begin() + static_cast<std::ptrdiff_t>((i + 1) * per_image));
-    ScoredCaption caption = caption_with_confidence(*engine_, one, options_.caption_prompt, options_.max_caption_tokens);
+    ScoredCaption caption =
+        caption_with_confidence(*engine_, embeds[i], options_.caption_prompt, options_.max_caption_tokens);
     const std::vector<float> v = lexical_features(content_words(caption.text, caption.byte_weights), features_);
     std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(d)));
     // The reply starts after "ASSISTANT:" with a space; shown without it.
@@ -105,12 +106,13 @@ nlohmann::json ImpPromptEmbedder::describe() const {
 }
 
 std::vector<float> ImpPromptEmbedder::last_hidden(const std::vector<int32_t>& tokens,
-                                                  const std::vector<float>& image_embeds, size_t n_images) const {
-  const int64_t positions = count_prompt_positions(*engine_, tokens, n_images);
-  KvCache cache = engine_->device_model().make_cache(1, positions);
-  const std::vector<float> embeds = splice_prompt_embeddings(*engine_, tokens, image_embeds);
+                                                  std::span<const ImageEmbedding> images) const {
+  // One prefill of exactly the prompt on the engine's backend: no reply, so no chat session.
+  const int64_t positions = count_prompt_positions(*engine_, tokens, images.size());
+  DecoderRun run(*engine_, positions);
+  const DeviceBuffer embeds = splice_prompt_embeddings(*engine_, tokens, images);
   std::vector<float> hidden(static_cast<size_t>(dim()));
-  engine_->device_model().prefill(embeds.data(), positions, cache, 0, nullptr, hidden.data());
+  run.prefill(embeds.as<const float>(), positions, nullptr, hidden.data());
   l2_normalize_rows(hidden.data(), 1, dim());
   return hidden;
 }
@@ -119,13 +121,10 @@ std::vector<float> ImpPromptEmbedder::embed_images(const std::vector<Image>& ima
   const int64_t d = dim();
   std::vector<float> out(images.size() * static_cast<size_t>(d));
   if (images.empty()) return out;
-  const std::vector<float> embeds = engine_->encode_images(images);
-  const size_t per_image = static_cast<size_t>(engine_->model().tokens_per_image() * d);
+  const std::vector<ImageEmbedding> embeds = engine_->encode_images(images);
   const std::vector<int32_t> tokens = engine_->encode_prompt(kImagePrompt);
   for (size_t i = 0; i < images.size(); ++i) {
-    const std::vector<float> one(embeds.begin() + static_cast<std::ptrdiff_t>(i * per_image),
-                                 embeds.begin() + static_cast<std::ptrdiff_t>((i + 1) * per_image));
-    const std::vector<float> v = last_hidden(tokens, one, 1);
+    const std::vector<float> v = last_hidden(tokens, {&embeds[i], 1});
     std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(d)));
   }
   return out;
@@ -139,7 +138,7 @@ std::vector<float> ImpPromptEmbedder::embed_texts(const std::vector<std::string>
     std::vector<int32_t> tokens = engine_->tokenizer().encode(texts[i] + kTextSuffix);
     // A query must not smuggle in an <image> marker with no image behind it.
     tokens.erase(std::remove(tokens.begin(), tokens.end(), image_token), tokens.end());
-    const std::vector<float> v = last_hidden(tokens, {}, 0);
+    const std::vector<float> v = last_hidden(tokens, {});
     std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(d)));
   }
   return out;

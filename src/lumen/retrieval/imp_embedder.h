@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,10 @@ struct ScoredCaption {
   std::vector<float> byte_weights;  // text.size() entries
 };
 
-// Greedy reply to `prompt` (rendered with the checkpoint's chat template) about one already
-// encoded image (image_embeds: [tokens_per_image, hidden]), stopping at eos or max_tokens.
-ScoredCaption caption_with_confidence(const Engine& engine, const std::vector<float>& image_embeds,
-                                      const std::string& prompt, int64_t max_tokens);
+// Greedy reply to `prompt` (one turn of a chat session, with the checkpoint's chat template)
+// about one already encoded image, stopping at eos or max_tokens.
+ScoredCaption caption_with_confidence(const Engine& engine, const ImageEmbedding& image, const std::string& prompt,
+                                      int64_t max_tokens);
 
 class ImpCaptionEmbedder : public Embedder {
  public:
@@ -52,8 +53,8 @@ class ImpPromptEmbedder : public Embedder {
   std::vector<float> embed_texts(const std::vector<std::string>& texts) const override;
 
  private:
-  std::vector<float> last_hidden(const std::vector<int32_t>& tokens, const std::vector<float>& image_embeds,
-                                 size_t n_images) const;
+  // The prompt's final hidden state (after the final norm), L2-normalised: [dim].
+  std::vector<float> last_hidden(const std::vector<int32_t>& tokens, std::span<const ImageEmbedding> images) const;
   std::shared_ptr<const Engine> engine_;
 };
 

@@ -13,22 +13,20 @@ std::string trim_whitespace(const std::string& text) {
   return text.substr(begin, text.find_last_not_of(ws) - begin + 1);
 }
 
-ChatSession::ChatSession(const Engine& engine) : engine_(engine), template_(engine.chat_template()) {}
+ChatSession::ChatSession(const Engine& engine, int64_t capacity)
+    : engine_(engine),
+      capacity_(capacity > 0 ? std::min(capacity, engine.model().config().text.max_positions)
+                             : engine.model().config().text.max_positions),
+      template_(engine.chat_template()) {}
 
 void ChatSession::attach_images(std::span<const Image> images) {
   if (images.empty()) return;
-  attach_encoded(engine_.encode_images(images), images.size());
+  attach_encoded(engine_.encode_images(images));
 }
 
-void ChatSession::attach_encoded(std::span<const float> embeds, size_t count) {
-  const size_t per_image =
-      static_cast<size_t>(engine_.model().tokens_per_image() * engine_.model().config().text.hidden_size);
-  if (embeds.size() != count * per_image) {
-    fail_kind(ErrorKind::kInternal, "attach_encoded: ", embeds.size(), " values for ", count, " images");
-  }
-  image_embeds_.insert(image_embeds_.end(), embeds.begin(), embeds.end());
-  images_ += count;
-  pending_images_ += static_cast<int>(count);
+void ChatSession::attach_encoded(std::span<const ImageEmbedding> images) {
+  images_.insert(images_.end(), images.begin(), images.end());
+  pending_images_ += static_cast<int>(images.size());
 }
 
 GenerationResult ChatSession::send(const std::string& text, const GenerationOptions& options,
@@ -43,11 +41,11 @@ GenerationResult ChatSession::send(const std::string& text, const GenerationOpti
       std::mismatch(cached_tokens_.begin(), cached_tokens_.end(), tokens.begin(), tokens.end()).first -
       cached_tokens_.begin());
   if (common > 0 && common == tokens.size()) --common;
-  if (!run_) run_ = std::make_unique<DecoderRun>(engine_, engine_.model().config().text.max_positions);
+  if (!run_) run_ = std::make_unique<DecoderRun>(engine_, capacity_);
 
   GenerationResult result;
   try {
-    result = generate_continuing(engine_, *run_, tokens, common, image_embeds_, images_, options, on_text);
+    result = generate_continuing(engine_, *run_, tokens, common, images_, options, on_text);
   } catch (...) {
     // The cache may hold part of this turn; start the next one from scratch.
     cached_tokens_.clear();
@@ -65,8 +63,7 @@ GenerationResult ChatSession::send(const std::string& text, const GenerationOpti
 
 void ChatSession::clear() {
   turns_.clear();
-  image_embeds_.clear();
-  images_ = 0;
+  images_.clear();
   pending_images_ = 0;
   cached_tokens_.clear();
   if (run_) run_->truncate(0);

@@ -26,14 +26,17 @@ std::string trim_whitespace(const std::string& text);
 
 class ChatSession {
  public:
-  // `engine` must outlive the session. Throws Error if the checkpoint names an unknown template.
-  explicit ChatSession(const Engine& engine);
+  // `engine` must outlive the session. `capacity`: the positions its cache holds (0: the model's
+  // whole context); a one-turn session that knows its length (the caption embedder) sizes it
+  // so, as a GPU allocates all of it at once. Throws Error if the checkpoint names an unknown
+  // template.
+  explicit ChatSession(const Engine& engine, int64_t capacity = 0);
 
   // Encodes images and attaches them to the next user turn (each becomes an <image> line
   // before its text). Throws Error; a failed call attaches nothing.
   void attach_images(std::span<const Image> images);
-  // Attaches `count` images encoded earlier ([count * tokens_per_image, hidden], in order).
-  void attach_encoded(std::span<const float> embeds, size_t count);
+  // Attaches images encoded earlier (Engine::encode_images), in order.
+  void attach_encoded(std::span<const ImageEmbedding> images);
   // Runs a user turn and records it and the reply (trimmed, as the CLI records it). Streams
   // through on_text when given. A turn that throws leaves the conversation as it was (its
   // images stay attached) and the next turn prefills from the start.
@@ -48,10 +51,10 @@ class ChatSession {
 
  private:
   const Engine& engine_;
+  int64_t capacity_;
   ChatTemplate template_;
   std::vector<ChatTurn> turns_;
-  std::vector<float> image_embeds_;  // every image of the conversation, in order
-  size_t images_ = 0;
+  std::vector<ImageEmbedding> images_;  // every image of the conversation, in order (backend memory)
   int pending_images_ = 0;
   std::unique_ptr<DecoderRun> run_;   // made at the first turn
   std::vector<int32_t> cached_tokens_;  // the prompt units whose positions run_ holds, in order

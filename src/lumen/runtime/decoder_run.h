@@ -13,8 +13,10 @@ class DecoderRun {
  public:
   // Room for `capacity` positions. Throws Error (e.g. device memory exhausted).
   DecoderRun(const Engine& engine, int64_t capacity);
-  // n positions of input embeddings [n, hidden]; logits of the last -> [vocab].
-  void prefill(const float* embeds, int64_t n, float* logits);
+  // n positions of input embeddings [n, hidden] in the backend's memory (splice_prompt_embeddings).
+  // Of the last position, each skipped when null: logits -> host [vocab]; last_hidden -> host
+  // [hidden], after the final norm (prompt-based embeddings).
+  void prefill(const float* embeds, int64_t n, float* logits, float* last_hidden = nullptr);
   // One more token; its logits -> [vocab].
   void step(int32_t token, float* logits);
   // Positions filled, room for, and forgetting positions from `length` on (a chat session

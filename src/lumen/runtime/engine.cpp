@@ -70,14 +70,14 @@ std::vector<float> Engine::preprocess(const Image& image) const {
   return siglip_pixels(image, static_cast<int>(c.vision.image_size), c.image_aspect, options_.image_limits.max_pixels);
 }
 
-std::vector<float> Engine::encode_images(std::span<const Image> images) const {
+std::vector<ImageEmbedding> Engine::encode_images(std::span<const Image> images) const {
   if (images.empty()) return {};
   std::vector<float> pixels;
   for (const Image& image : images) {
     std::vector<float> chw = preprocess(image);
     pixels.insert(pixels.end(), chw.begin(), chw.end());
   }
-  return device_model_->encode_images(pixels.data(), static_cast<int64_t>(images.size()));
+  return device_model_->encode_images_to_device(pixels.data(), static_cast<int64_t>(images.size()));
 }
 
 Image Engine::load_image(const std::filesystem::path& path) const {

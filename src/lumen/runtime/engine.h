@@ -70,8 +70,9 @@ class Engine {
   // -> [3, S, S]. Throws Error (kLimitExceeded) when an intermediate image (the padded square,
   // the resized one) is over options().image_limits.max_pixels.
   std::vector<float> preprocess(const Image& image) const;
-  // Preprocesses and encodes images in one batch: [n * tokens_per_image, hidden] (host).
-  std::vector<float> encode_images(std::span<const Image> images) const;
+  // Preprocesses and encodes images in one batch: one embedding per image, in the backend's
+  // memory (models/imp_device_model.h DeviceImageEmbedding).
+  std::vector<ImageEmbedding> encode_images(std::span<const Image> images) const;
   // Decodes a file within options().image_limits, with options().alpha. Throws Error.
   Image load_image(const std::filesystem::path& path) const;
 

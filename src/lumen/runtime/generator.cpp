@@ -41,29 +41,50 @@ int64_t count_prompt_positions(const Engine& engine, std::span<const int32_t> pr
   return positions;
 }
 
-std::vector<float> splice_prompt_embeddings(const Engine& engine, std::span<const int32_t> prompt_tokens,
-                                            const std::vector<float>& image_embeds) {
-  const ImpModel& model = engine.model();
+DeviceBuffer splice_prompt_embeddings(const Engine& engine, std::span<const int32_t> prompt_tokens,
+                                      std::span<const ImageEmbedding> images) {
+  return splice_prompt_embeddings(engine.model(), engine.backend(), prompt_tokens, images);
+}
+
+DeviceBuffer splice_prompt_embeddings(const ImpModel& model, Backend& be, std::span<const int32_t> prompt_tokens,
+                                      std::span<const ImageEmbedding> images) {
   const int64_t d = model.config().text.hidden_size;
+  const int32_t marker = model.config().image_token_id;
   const int64_t per_image = model.tokens_per_image();
-  std::vector<float> embeds;
-  embeds.reserve(prompt_tokens.size() * static_cast<size_t>(d));
-  int64_t image_index = 0;
-  size_t run_start = 0;
+  const size_t markers = static_cast<size_t>(std::count(prompt_tokens.begin(), prompt_tokens.end(), marker));
+  if (markers != images.size()) {
+    fail_kind(ErrorKind::kInternal, "the prompt has ", markers, " <image> markers for ", images.size(),
+              " image embeddings");
+  }
+  const size_t text_tokens = prompt_tokens.size() - markers;
+  const int64_t positions = static_cast<int64_t>(text_tokens) + static_cast<int64_t>(markers) * per_image;
+  DeviceBuffer embeds = be.allocate(static_cast<size_t>(std::max<int64_t>(positions, 1) * d) * sizeof(float));
+  auto* out = embeds.as<float>();
+
+  // Every text row is looked up on the host (the checkpoint's own table, as the reference
+  // does) into one buffer that outlives the uploads; images never leave the backend.
+  std::vector<float> text(text_tokens * static_cast<size_t>(d));
+  size_t text_rows = 0;
+  int64_t row = 0;
+  size_t run_start = 0, image_index = 0;
   auto flush_text = [&](size_t end) {
     if (end <= run_start) return;
-    size_t offset = embeds.size();
-    embeds.resize(offset + (end - run_start) * static_cast<size_t>(d));
-    model.decoder().embed(prompt_tokens.data() + run_start, static_cast<int64_t>(end - run_start), embeds.data() + offset);
+    const auto n = static_cast<int64_t>(end - run_start);
+    float* host = text.data() + text_rows * static_cast<size_t>(d);
+    model.decoder().embed(prompt_tokens.data() + run_start, n, host);
+    be.copy_to_device(out + row * d, host, static_cast<size_t>(n * d) * sizeof(float));
+    text_rows += static_cast<size_t>(n);
+    row += n;
   };
   for (size_t i = 0; i < prompt_tokens.size(); ++i) {
-    if (prompt_tokens[i] != model.config().image_token_id) continue;
+    if (prompt_tokens[i] != marker) continue;
     flush_text(i);
-    const float* image = image_embeds.data() + image_index * per_image * d;
-    if (static_cast<size_t>((image_index + 1) * per_image * d) > image_embeds.size()) {
-      fail_kind(ErrorKind::kInternal, "image embeddings missing for <image> marker ", image_index);
+    const ImageEmbedding& image = images[image_index];
+    if (!image || image->positions != per_image || image->width != d) {
+      fail_kind(ErrorKind::kInternal, "image embedding ", image_index, " is not [", per_image, ", ", d, "]");
     }
-    embeds.insert(embeds.end(), image, image + per_image * d);
+    be.copy_device(out + row * d, image->data(), image->bytes());
+    row += per_image;
     ++image_index;
     run_start = i + 1;
   }
@@ -105,10 +126,9 @@ GenerationResult generate(const Engine& engine, std::vector<int32_t> tokens, std
   tokens = collapse_image_runs(engine.model().config(), std::move(tokens));
   count_prompt_positions(engine, tokens, images.size());  // refuse before encoding images
   auto start = std::chrono::steady_clock::now();
-  std::vector<float> image_embeds = engine.encode_images(images);
+  const std::vector<ImageEmbedding> image_embeds = engine.encode_images(images);
   const double encode_ms = elapsed_ms(start);
-  GenerationResult result =
-      generate_from_embeddings(engine, std::move(tokens), image_embeds, images.size(), options, on_text);
+  GenerationResult result = generate_from_embeddings(engine, std::move(tokens), image_embeds, options, on_text);
   result.timings.image_encode_ms = encode_ms;
   return result;
 }
@@ -147,8 +167,8 @@ int64_t positions_of(const Engine& engine, std::span<const int32_t> tokens) {
 }  // namespace
 
 GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int32_t> prompt_tokens,
-                                          const std::vector<float>& image_embeds, size_t n_images,
-                                          const GenerationOptions& options, const TextCallback& on_text) {
+                                          std::span<const ImageEmbedding> images, const GenerationOptions& options,
+                                          const TextCallback& on_text) {
   options.sampling.validate();
   if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
   const ImpModel& model = engine.model();
@@ -157,20 +177,17 @@ GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int3
 
   GenerationResult result;
   result.prompt_tokens = std::move(prompt_tokens);
-  const int64_t positions = count_prompt_positions(engine, result.prompt_tokens, n_images);
-  if (image_embeds.size() != n_images * static_cast<size_t>(model.tokens_per_image() * config.text.hidden_size)) {
-    fail_kind(ErrorKind::kInternal, "image embeddings do not match the number of images");
-  }
+  const int64_t positions = count_prompt_positions(engine, result.prompt_tokens, images.size());
   result.timings.prompt_positions = positions;
-  result.timings.images = static_cast<int64_t>(n_images);
+  result.timings.images = static_cast<int64_t>(images.size());
 
   const int64_t budget = std::min<int64_t>(options.max_new_tokens, config.text.max_positions - positions);
   DecoderRun decoder(engine, positions + std::max<int64_t>(budget, 0));  // CPU model or --device
   std::vector<float> logits(static_cast<size_t>(vocab));
 
   auto start = std::chrono::steady_clock::now();
-  std::vector<float> embeds = splice_prompt_embeddings(engine, result.prompt_tokens, image_embeds);
-  decoder.prefill(embeds.data(), positions, logits.data());
+  const DeviceBuffer embeds = splice_prompt_embeddings(engine, result.prompt_tokens, images);
+  decoder.prefill(embeds.as<const float>(), positions, logits.data());
   result.timings.prefill_ms = elapsed_ms(start);
 
   decode_reply(engine, decoder, logits, budget, options, on_text, result);
@@ -178,20 +195,16 @@ GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int3
 }
 
 GenerationResult generate_continuing(const Engine& engine, DecoderRun& decoder, std::vector<int32_t> prompt_tokens,
-                                     size_t cached_tokens, const std::vector<float>& image_embeds, size_t n_images,
+                                     size_t cached_tokens, std::span<const ImageEmbedding> images,
                                      const GenerationOptions& options, const TextCallback& on_text) {
   options.sampling.validate();
   if (options.max_new_tokens < 0) fail("max_new_tokens must be >= 0");
   const ImpModel& model = engine.model();
   const ImpConfig& config = model.config();
-  const size_t per_image = static_cast<size_t>(model.tokens_per_image() * config.text.hidden_size);
 
   GenerationResult result;
   result.prompt_tokens = std::move(prompt_tokens);
-  const int64_t positions = count_prompt_positions(engine, result.prompt_tokens, n_images);
-  if (image_embeds.size() != n_images * per_image) {
-    fail_kind(ErrorKind::kInternal, "image embeddings do not match the number of images");
-  }
+  const int64_t positions = count_prompt_positions(engine, result.prompt_tokens, images.size());
   if (cached_tokens >= result.prompt_tokens.size()) {
     fail_kind(ErrorKind::kInternal, "a continued prompt needs at least one new token");
   }
@@ -207,20 +220,18 @@ GenerationResult generate_continuing(const Engine& engine, DecoderRun& decoder, 
   }
   result.timings.prompt_positions = positions;
   result.timings.cached_positions = cached;
-  result.timings.images = static_cast<int64_t>(n_images);
+  result.timings.images = static_cast<int64_t>(images.size());
 
   // Only the part after the reused prefix is spliced and prefilled; its markers take the images
   // after those the prefix already holds.
   const std::span<const int32_t> rest = all.subspan(cached_tokens);
   const size_t images_before = static_cast<size_t>(
       std::count(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(cached_tokens), config.image_token_id));
-  const std::vector<float> rest_images(image_embeds.begin() + static_cast<std::ptrdiff_t>(images_before * per_image),
-                                       image_embeds.end());
   std::vector<float> logits(static_cast<size_t>(config.text.vocab_size));
   auto start = std::chrono::steady_clock::now();
   decoder.truncate(cached);
-  const std::vector<float> embeds = splice_prompt_embeddings(engine, rest, rest_images);
-  decoder.prefill(embeds.data(), positions - cached, logits.data());
+  const DeviceBuffer embeds = splice_prompt_embeddings(engine, rest, images.subspan(images_before));
+  decoder.prefill(embeds.as<const float>(), positions - cached, logits.data());
   result.timings.prefill_ms = elapsed_ms(start);
 
   decode_reply(engine, decoder, logits, budget, options, on_text, result);

@@ -54,25 +54,31 @@ using TextCallback = std::function<bool(std::string_view piece)>;
 // versa, and the total fits the model's context. Throws Error.
 int64_t count_prompt_positions(const Engine& engine, std::span<const int32_t> prompt_tokens, size_t n_images);
 
-// Builds the input embeddings [positions, hidden] from tokens and encoded images.
-std::vector<float> splice_prompt_embeddings(const Engine& engine, std::span<const int32_t> prompt_tokens,
-                                            const std::vector<float>& image_embeds);
+// The input embeddings [positions, hidden] fp32 of a prompt, in the engine's backend memory:
+// each text token's row of the embedding table, and in place of the k-th <image> marker the
+// k-th image's rows, copied device to device. Throws Error (kInternal) when the images do not
+// match the markers.
+DeviceBuffer splice_prompt_embeddings(const Engine& engine, std::span<const int32_t> prompt_tokens,
+                                      std::span<const ImageEmbedding> images);
+// The same into `backend`'s memory, where the images must be (a test's model on another device).
+DeviceBuffer splice_prompt_embeddings(const ImpModel& model, Backend& backend, std::span<const int32_t> prompt_tokens,
+                                      std::span<const ImageEmbedding> images);
 
-// Runs one request whose images are already encoded (image_embeds holds n_images *
-// tokens_per_image rows, in marker order): callers that ask several questions about one image
-// encode it once. Throws Error like generate().
+// Runs one request whose images are already encoded (one embedding per <image> marker, in
+// order): callers that ask several questions about one image encode it once. Throws Error like
+// generate().
 GenerationResult generate_from_embeddings(const Engine& engine, std::vector<int32_t> prompt_tokens,
-                                          const std::vector<float>& image_embeds, size_t n_images,
-                                          const GenerationOptions& options, const TextCallback& on_text = {});
+                                          std::span<const ImageEmbedding> images, const GenerationOptions& options,
+                                          const TextCallback& on_text = {});
 
 // Runs one request on a decoder kept from an earlier one (a chat session, runtime/chat_session.h)
 // whose first positions are those of prompt_tokens[0, cached_tokens): forgets any positions
 // after them, prefills only the rest of the prompt (at least one token), then samples and
-// decodes as generate_from_embeddings does. image_embeds holds every image of the prompt, in
+// decodes as generate_from_embeddings does. `images` holds every image of the prompt, in
 // marker order. Afterwards the decoder holds the prompt and result.tokens but the last.
 // Throws Error like generate_from_embeddings.
 GenerationResult generate_continuing(const Engine& engine, DecoderRun& decoder, std::vector<int32_t> prompt_tokens,
-                                     size_t cached_tokens, const std::vector<float>& image_embeds, size_t n_images,
+                                     size_t cached_tokens, std::span<const ImageEmbedding> images,
                                      const GenerationOptions& options, const TextCallback& on_text = {});
 
 // Runs one request. Throws Error for bad input (marker/image mismatch, context overflow,

@@ -1,5 +1,6 @@
-// ImageEmbeddingCache: projected image embeddings ([tokens_per_image, hidden] fp32) keyed by
-// the SHA-256 of the image file's bytes, least recently used first out, bounded by bytes.
+// ImageEmbeddingCache: projected image embeddings ([tokens_per_image, hidden] fp32, in the
+// engine's backend memory: on a GPU the budget is device memory) keyed by the SHA-256 of the
+// image file's bytes, least recently used first out, bounded by bytes.
 // A repeated image (the same picture in every turn of a conversation, or sent by many
 // clients) is then neither decoded nor encoded again. Thread-safe.
 #pragma once
@@ -12,10 +13,9 @@
 #include <vector>
 
 #include "lumen/core/content_hash.h"
+#include "lumen/models/imp_device_model.h"
 
 namespace lumen {
-
-using ImageEmbedding = std::shared_ptr<const std::vector<float>>;
 
 class ImageEmbeddingCache {
  public:
@@ -33,7 +33,7 @@ class ImageEmbeddingCache {
   uint64_t misses() const;
   uint64_t max_bytes() const { return max_bytes_; }
 
-  static uint64_t entry_bytes(const std::vector<float>& embedding) { return embedding.size() * sizeof(float); }
+  static uint64_t entry_bytes(const DeviceImageEmbedding& embedding) { return embedding.bytes(); }
 
  private:
   struct Entry {

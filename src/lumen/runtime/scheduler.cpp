@@ -43,7 +43,7 @@ struct BatchScheduler::Sequence {
   State state = State::kQueued;
 
   std::vector<PrefixKey> keys;  // one per unit in the cache: prompt units, then fed tokens
-  std::vector<float> embeds;    // spliced prompt [positions, hidden], freed after prefill
+  DeviceBuffer embeds;          // spliced prompt [positions, hidden] fp32 (backend), freed after prefill
   int64_t positions = 0;        // prompt positions
   int64_t budget = 0;           // tokens that may be sampled
   int64_t reused = 0;           // prompt positions taken from a held cache
@@ -246,10 +246,7 @@ void BatchScheduler::start(Sequence& seq) {
     return;
   }
 
-  // [n_images * tokens_per_image, hidden], in marker order.
-  std::vector<float> image_embeds;
-  for (const ImageEmbedding& image : request.images) image_embeds.insert(image_embeds.end(), image->begin(), image->end());
-  seq.embeds = splice_prompt_embeddings(engine_, request.prompt_tokens, image_embeds);
+  seq.embeds = splice_prompt_embeddings(engine_, request.prompt_tokens, request.images);
   seq.keys = prefix_keys(request.prompt_tokens, config.image_token_id, request.image_hashes);
 
   seq.slot = take_slot();  // retired with the sequence, whatever happens next
@@ -279,11 +276,11 @@ void BatchScheduler::prefill(std::vector<std::unique_ptr<Sequence>>& running) {
     const int64_t done = pool_.length(seq.slot);
     const int64_t n = std::min(seq.positions - done, allowance);
     const bool last = done + n == seq.positions;
-    engine_.device_model().prefill(seq.embeds.data() + done * d, n, pool_, seq.slot, last ? logits.data() : nullptr);
+    engine_.device_model().prefill(seq.embeds.as<const float>() + done * d, n, pool_, seq.slot,
+                                   last ? logits.data() : nullptr, nullptr, /*embeds_on_device=*/true);
     allowance -= n;
     if (!last) continue;
-    seq.embeds = {};
-    seq.embeds.shrink_to_fit();
+    seq.embeds.reset();
     consume_logits(seq, logits.data());
   }
 }

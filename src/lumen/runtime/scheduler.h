@@ -51,7 +51,7 @@ struct SchedulerOptions {
 struct SequenceRequest {
   std::vector<int32_t> prompt_tokens;      // tokenizer output, one <image> marker per image
   std::vector<ContentHash> image_hashes;   // per image, in marker order
-  std::vector<ImageEmbedding> images;      // per image, [tokens_per_image, hidden]
+  std::vector<ImageEmbedding> images;      // per image, in the engine's backend memory
   GenerationOptions options;               // max_new_tokens, sampling, stop, ignore_eos
   std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now();
 };

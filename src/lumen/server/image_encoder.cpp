@@ -56,9 +56,6 @@ ImageEmbedding BatchedImageEncoder::encode(const ContentHash& hash, std::vector<
 }
 
 void BatchedImageEncoder::loop() {
-  const ImpModel& model = engine_.model();
-  const size_t per_image =
-      static_cast<size_t>(model.tokens_per_image() * model.config().text.hidden_size);
   for (;;) {
     std::vector<Job> batch;
     {
@@ -70,15 +67,15 @@ void BatchedImageEncoder::loop() {
         queue_.pop_front();
       }
     }
-    // [n, 3, S, S] -> [n * tokens_per_image, hidden]
+    // [n, 3, S, S] -> n embeddings of [tokens_per_image, hidden], left in the engine's backend
     std::vector<float> pixels;
     pixels.reserve(batch.size() * batch.front().pixels.size());
     for (const Job& job : batch) pixels.insert(pixels.end(), job.pixels.begin(), job.pixels.end());
     std::exception_ptr error;
-    std::vector<float> embeds;
+    std::vector<ImageEmbedding> embeds;
     try {
-      embeds = engine_.device_model().encode_images(pixels.data(), static_cast<int64_t>(batch.size()));
-      if (embeds.size() != batch.size() * per_image) throw ApiError(500, "image encoder returned a wrong size");
+      embeds = engine_.device_model().encode_images_to_device(pixels.data(), static_cast<int64_t>(batch.size()));
+      if (embeds.size() != batch.size()) throw ApiError(500, "image encoder returned a wrong count");
     } catch (...) {
       error = std::current_exception();
     }
@@ -89,8 +86,7 @@ void BatchedImageEncoder::loop() {
       if (error) {
         job.result.set_exception(error);
       } else {
-        auto embedding = std::make_shared<const std::vector<float>>(embeds.begin() + i * per_image,
-                                                                    embeds.begin() + (i + 1) * per_image);
+        ImageEmbedding embedding = std::move(embeds[i]);
         cache_.insert(job.hash, embedding);
         metrics_.images_encoded += 1;
         job.result.set_value(std::move(embedding));
