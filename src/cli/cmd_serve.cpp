@@ -74,7 +74,7 @@ int run_serve(int argc, char** argv) {
                 int64_t{1} << 24);
   parser.option("--prefix-cache-mb", "", "N", "KV caches kept for follow-up turns, MiB (default 64)",
                 &prefix_cache_mb, 0, int64_t{1} << 24);
-  parser.option("--image-cache-mb", "", "N", "image embeddings kept, MiB (default 128)", &image_cache_mb, 0,
+  parser.option("--image-cache-mb", "", "N", "image embeddings kept, MiB, in the device's memory (default 128)", &image_cache_mb, 0,
                 int64_t{1} << 24);
   parser.option("--max-image-batch", "", "N", "images per vision-tower call (default 8)", &max_image_batch, 1, 1024);
   parser.option("--http-threads", "", "N", "HTTP worker threads (default: max-sequences + max-queue + 16)",
