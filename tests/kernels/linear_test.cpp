@@ -39,9 +39,10 @@ const std::vector<std::tuple<int64_t, int64_t, int64_t>> kShapes = {
     {25, 97, 7},   {3, 17, 1},     {30, 20, 1029},
 };
 
-// Every m the kernels special-case (GEMV 1-4, GEMM row-tile tails of 6, 4, 12, 48), with n not a
-// multiple of 16 (panel tails, and n < 16), float k not a multiple of 8, 16 or 256 (vector and
-// k-block tails) and block k of nb = 1, 3, 5, 9, 10 and 17 blocks (not multiples of 4 or 8).
+// Every m the kernels special-case (GEMV 1-4, GEMM row-tile tails of 6, 4, 12, 48, the AVX2
+// GEMM's row blocks and their tails), with n not a multiple of 16 (panel tails, and n < 16),
+// float k not a multiple of 8, 16 or 256 (vector and k-block tails) and block k of nb = 1, 3,
+// 5, 9, 10 and 17 blocks (not multiples of 4 or 8).
 std::vector<std::tuple<int64_t, int64_t, int64_t>> tail_shapes() {
   std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes;
   const int64_t ns[] = {5, 17, 31, 47};
@@ -49,6 +50,10 @@ std::vector<std::tuple<int64_t, int64_t, int64_t>> tail_shapes() {
   int64_t index = 0;
   for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 13, 64}) {
     for (int64_t k : ks) shapes.emplace_back(m, ns[index++ % 4], k);
+  }
+  // One row block of the AVX2 GEMM (at most 480 rows), and two (246 + 239: a 5-row tile tail).
+  for (int64_t m : {247, 485}) {
+    for (int64_t k : {96, 520}) shapes.emplace_back(m, ns[index++ % 4], k);
   }
   return shapes;
 }

@@ -9,7 +9,11 @@
 // GEMM (m > 4, prefill and vision): a panel of 16 output features is packed for 256 steps of k
 // (16 x 256 fp32 = 16 KB, per thread) as panel[k][16], widening while packing (8x8 transposes),
 // then a 6 x 16 register micro-kernel (12 ymm accumulators, 2 panel loads and 6 broadcasts of
-// x per k step for 12 FMAs) walks x in tiles of 6 rows.
+// x per k step for 12 FMAs) walks x in tiles of 6 rows. The loops run rows of x in blocks of
+// at most 480, then k blocks, then panels: the block's slice of x, packed in 6-row tiles
+// (pack_rows; at most 480 KB), stays in L2 while every panel of the thread's columns passes
+// over it. (Panels outermost read all of x, m x k x 4 bytes, from memory again for each 16
+// features: 8 MB per panel for a Phi-2 prefill.)
 // Like linear_avx512.cpp this file gets plain pointers (see linear_kernels.h for why).
 #include <immintrin.h>
 
@@ -153,6 +157,12 @@ void gemv_typed(const PreparedActivations& a, const WeightMatrix& w, const float
 constexpr int64_t kMr = 6;     // rows of x per micro-kernel tile
 constexpr int64_t kNr = kAvx2PanelWidth;  // 16 features = 2 ymm
 constexpr int64_t kKc = 256;   // k per packed panel: 16 x 256 x 4 B = 16 KB
+// Rows of x per block at most (a multiple of kMr): 480 x 256 x 4 B = 480 KB packed. m is cut
+// into equal blocks (a Phi-2 prefill of 789 rows into two of 396), as each block packs every
+// weight panel again.
+constexpr int64_t kMc = 480;
+// The panel, the bias row, the packed rows and the 8 floats pack_rows' last store runs past.
+static_assert((kKc * kNr + kNr + kMc * kKc + 8) * 4 <= kScratchBytes, "the GEMM's packing fits the scratch");
 
 // panel[kk][j] = W[n0 + j][k0 + kk] as fp32 for kk < kc rounded up to 8, zero for j >= nn and
 // past the row's end. Eight rows of eight weights are loaded and transposed at a time.
@@ -207,17 +217,19 @@ inline void store_tile(const __m256 (&acc)[MR][2], float* c, int64_t ldc, const 
 }
 
 // [MR x 16] tile of y over kc steps of k: per step 2 panel loads, MR broadcasts, 2 * MR FMAs.
-template <int MR>
+// x row r, step kk is at x[r * ldx + kk], or with Packed (pack_rows) at x[kk * MR + r].
+template <int MR, bool Packed = false>
 void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, float* c, int64_t ldc,
                const PanelMasks& masks, const float* init) {
   __m256 acc[MR][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+#pragma GCC unroll 4
   for (int64_t kk = 0; kk < kc; ++kk) {
     const __m256 w0 = _mm256_load_ps(panel + kk * kNr);
     const __m256 w1 = _mm256_load_ps(panel + kk * kNr + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
-      const __m256 xb = _mm256_broadcast_ss(x + r * ldx + kk);
+      const __m256 xb = _mm256_broadcast_ss(Packed ? x + kk * MR + r : x + r * ldx + kk);
       acc[r][0] = _mm256_fmadd_ps(xb, w0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(xb, w1, acc[r][1]);
     }
@@ -225,33 +237,72 @@ void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, floa
   store_tile<MR>(acc, c, ldc, masks, init);
 }
 
+// The whole 6-row tiles of x rows [i0, i1), steps [0, kc) (x already offset to the k block),
+// as packed[tile][kk][6]: the micro-kernel's broadcasts then read one contiguous stream
+// instead of six rows a row of x apart.
+// Eight steps at a time: the six rows (and two zero rows) transposed in registers, each step's
+// six values stored with an 8-wide store that the next one overwrites past its sixth.
+void pack_rows(const float* x, int64_t k, int64_t i0, int64_t i1, int64_t kc, float* packed) {
+  for (int64_t i = i0; i + kMr <= i1; i += kMr) {
+    int64_t kk = 0;
+    for (; kk + 8 <= kc; kk += 8) {
+      __m256 r[8];
+      for (int64_t t = 0; t < kMr; ++t) r[t] = _mm256_loadu_ps(x + (i + t) * k + kk);
+      r[6] = r[7] = _mm256_setzero_ps();
+      transpose8x8_avx2(r);
+      for (int64_t t = 0; t < 8; ++t) _mm256_storeu_ps(packed + (kk + t) * kMr, r[t]);
+    }
+    for (; kk < kc; ++kk) {
+      for (int64_t r = 0; r < kMr; ++r) packed[kk * kMr + r] = x[(i + r) * k + kk];
+    }
+    packed += kc * kMr;
+  }
+}
+
+// Rows [i0, i1) of x against one packed panel: 6-row tiles (from pack_rows' `packed`), then the
+// rows left (fewer than 6) straight from x.
+void panel_rows(const float* x, int64_t k, int64_t i0, int64_t i1, const float* packed, const float* panel,
+                int64_t kc, float* y, int64_t ldc, const PanelMasks& masks, const float* init) {
+  int64_t i = i0;
+  for (; i + kMr <= i1; i += kMr, packed += kc * kMr) {
+    micro_f32<kMr, true>(packed, 0, panel, kc, y + i * ldc, ldc, masks, init);
+  }
+  const float* xt = x + i * k;
+  float* yt = y + i * ldc;
+  switch (i1 - i) {
+    case 1: micro_f32<1>(xt, k, panel, kc, yt, ldc, masks, init); break;
+    case 2: micro_f32<2>(xt, k, panel, kc, yt, ldc, masks, init); break;
+    case 3: micro_f32<3>(xt, k, panel, kc, yt, ldc, masks, init); break;
+    case 4: micro_f32<4>(xt, k, panel, kc, yt, ldc, masks, init); break;
+    case 5: micro_f32<5>(xt, k, panel, kc, yt, ldc, masks, init); break;
+    default: break;
+  }
+}
+
+// Every output still sums its k blocks in order, the first adding the bias, as before the row
+// blocking: the results do not depend on kMc.
 template <DType D>
 void gemm_typed(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
                 int64_t n1, void* scratch) {
   float* panel = static_cast<float*>(scratch);  // kKc x 16, 64-byte aligned
   float* init = panel + kKc * kNr;               // 16
+  float* packed = init + kNr;                    // kMc x kKc (pack_rows)
   const int64_t k = a.k, ldc = w.rows;
-  for (int64_t p0 = n0; p0 < n1; p0 += kNr) {
-    const int64_t nn = min64(kNr, w.rows - p0);
-    const PanelMasks masks{tail_mask_avx2(nn), tail_mask_avx2(nn - 8), nn == kNr};
-    for (int64_t j = 0; j < kNr; ++j) init[j] = (bias && j < nn) ? bias[p0 + j] : 0.0f;
+  const int64_t blocks = (a.m + kMc - 1) / kMc;
+  const int64_t mc = ((a.m + blocks - 1) / blocks + kMr - 1) / kMr * kMr;
+  for (int64_t i0 = 0; i0 < a.m; i0 += mc) {
+    const int64_t i1 = min64(a.m, i0 + mc);
     for (int64_t k0 = 0; k0 < k; k0 += kKc) {
       const int64_t kc = min64(kKc, k - k0);
-      pack_panel<D>(w, p0, nn, k0, kc, panel);
-      const float* first = k0 == 0 ? init : nullptr;
-      int64_t i0 = 0;
-      for (; i0 + kMr <= a.m; i0 += kMr) {
-        micro_f32<kMr>(a.x + i0 * k + k0, k, panel, kc, y + i0 * ldc + p0, ldc, masks, first);
-      }
-      const float* xt = a.x + i0 * k + k0;
-      float* yt = y + i0 * ldc + p0;
-      switch (a.m - i0) {  // what is left of m after the 6-row tiles
-        case 1: micro_f32<1>(xt, k, panel, kc, yt, ldc, masks, first); break;
-        case 2: micro_f32<2>(xt, k, panel, kc, yt, ldc, masks, first); break;
-        case 3: micro_f32<3>(xt, k, panel, kc, yt, ldc, masks, first); break;
-        case 4: micro_f32<4>(xt, k, panel, kc, yt, ldc, masks, first); break;
-        case 5: micro_f32<5>(xt, k, panel, kc, yt, ldc, masks, first); break;
-        default: break;
+      pack_rows(a.x + k0, k, i0, i1, kc, packed);
+      for (int64_t p0 = n0; p0 < n1; p0 += kNr) {
+        const int64_t nn = min64(kNr, w.rows - p0);
+        const PanelMasks masks{tail_mask_avx2(nn), tail_mask_avx2(nn - 8), nn == kNr};
+        if (k0 == 0) {
+          for (int64_t j = 0; j < kNr; ++j) init[j] = (bias && j < nn) ? bias[p0 + j] : 0.0f;
+        }
+        pack_panel<D>(w, p0, nn, k0, kc, panel);
+        panel_rows(a.x + k0, k, i0, i1, packed, panel, kc, y + p0, ldc, masks, k0 == 0 ? init : nullptr);
       }
     }
   }
