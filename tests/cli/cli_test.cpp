@@ -178,6 +178,32 @@ TEST(CliEval, JsonSummaryOnASubset) {
 
 // --- bad input: one clear line on stderr, non-zero exit, nothing on stdout ---
 
+TEST(CliQuantize, WritesACheckpointThatAnswersLikeConversionAtLoad) {
+  // models/quantized_fixture_test.cpp checks the written checkpoint itself; this checks the
+  // command around it: its report, and that the result answers with -m alone.
+  TempDir dir;
+  const fs::path out = dir.path / "q8";
+  const std::string model = testing::bundled_model_dir().string();
+  auto r = run_cli({"quantize", "-m", model, "--quant", "q8_0", "-o", out.string(), "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("wrote " + (out / "model.safetensors").string() + ": ", 0), 0u) << r.out;
+  auto as_written = run_cli({"ask", "-m", out.string(), "-i", eval_image(0), "--max-tokens", "8", "What shape is it?"});
+  auto at_load = run_cli({"ask", "-m", model, "--quant", "q8_0", "-i", eval_image(0), "--max-tokens", "8", "What shape is it?"});
+  ASSERT_EQ(as_written.exit_code, 0) << as_written.err;
+  ASSERT_EQ(at_load.exit_code, 0) << at_load.err;
+  EXPECT_FALSE(as_written.out.empty());
+  EXPECT_EQ(as_written.out, at_load.out);
+}
+
+TEST(CliBadInput, QuantizeOntoItsOwnInput) {
+  TempDir dir;
+  const fs::path model = model_with_config(dir, [](nlohmann::json&) {});
+  const auto before = fs::file_size(model / "config.json");
+  expect_clean_failure(run_cli({"quantize", "-m", model.string(), "--quant", "q4_0", "-o", model.string()}),
+                       "is the checkpoint directory itself");
+  EXPECT_EQ(fs::file_size(model / "config.json"), before);
+}
+
 TEST(CliBadInput, MissingImageFile) {
   expect_clean_failure(run_cli({"ask", "-i", "/nonexistent/cat.png", "What is it?"}), "/nonexistent/cat.png");
 }

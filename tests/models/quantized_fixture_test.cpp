@@ -1,14 +1,15 @@
-// Weight formats chosen at load (--quant) and written by `lumen quantize`, on the imp-tiny-a
-// fixture: first-step logits against the float64 reference (cosine similarity), and a
-// quantized checkpoint that loads to exactly what converting at load gives.
+// Weight formats chosen at load (--quant) and written ahead (write_quantized_checkpoint, what
+// `lumen quantize` runs), on the imp-tiny-a fixture: first-step logits against the float64
+// reference (cosine similarity), and a quantized checkpoint that loads to exactly what
+// converting at load gives. The CLI's own test of `lumen quantize` is in tests/cli.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "cli/run_cli.h"
 #include "lumen/formats/safetensors.h"
+#include "lumen/models/quantized_checkpoint.h"
 #include "lumen/runtime/engine.h"
 #include "lumen/runtime/generator.h"
 #include "models/fixture_reference.h"
@@ -81,11 +82,16 @@ TEST(QuantizedFixture, QuantizedCheckpointLoadsLikeConversionAtLoad) {
   const auto dir = testing::fixtures_dir() / "imp-tiny-a";
   const auto out = std::filesystem::temp_directory_path() / ("lumen-quantize-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(out);
-  auto r = testing::run_cli({"quantize", "-m", dir.string(), "--quant", "q8_0", "-o", out.string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  QuantOptions formats;
+  formats.llm = DType::kQ8_0;
+  formats.vision = DType::kQ8_0;
+  const QuantizedCheckpoint written = write_quantized_checkpoint(dir, out, formats);
+  EXPECT_EQ(written.weights, out / "model.safetensors");
   EXPECT_TRUE(std::filesystem::exists(out / "config.json"));
   EXPECT_TRUE(std::filesystem::exists(out / "generation_config.json"));
   EXPECT_TRUE(std::filesystem::exists(out / "vocab.json"));
+  EXPECT_GT(std::filesystem::file_size(written.weights), written.out_bytes);  // plus the header
+  EXPECT_LT(written.out_bytes, written.in_bytes);
   EXPECT_LT(std::filesystem::file_size(out / "model.safetensors"), std::filesystem::file_size(dir / "model.safetensors"));
   auto file = SafetensorsFile::open(out / "model.safetensors");
   EXPECT_EQ(file->find("model.layers.0.mlp.fc1.weight")->dtype, DType::kQ8_0);
