@@ -223,6 +223,14 @@ void micro_f32(const float* x, int64_t ldx, const float* panel, int64_t kc, floa
                const PanelMasks& masks, const float* init) {
   __m256 acc[MR][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  // The tile of y this call adds to (store_tile, after the k loop) was last touched one k
+  // block ago, a whole row block of panels back, so it has left the caches; fetching it now
+  // hides that miss behind the kc steps. Phi-2 shapes, m = 789, F16, 2 threads, 2-core Intel
+  // Xeon: 215 -> 239 GFLOP/s at n = 10240, k = 2560; 211 -> 227 at n = 2560, k = 10240.
+  for (int r = 0; r < MR; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 15), _MM_HINT_T0);
+  }
 #pragma GCC unroll 4
   for (int64_t kk = 0; kk < kc; ++kk) {
     const __m256 w0 = _mm256_load_ps(panel + kk * kNr);
