@@ -51,7 +51,8 @@ std::vector<std::tuple<int64_t, int64_t, int64_t>> tail_shapes() {
   for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 13, 64}) {
     for (int64_t k : ks) shapes.emplace_back(m, ns[index++ % 4], k);
   }
-  // One row block of the AVX2 GEMM (at most 480 rows), and two (246 + 239: a 5-row tile tail).
+  // One row block of the AVX2 and AVX-512 float GEMMs (at most 480 rows), and two (AVX2 246 +
+  // 239, a 5-row tile tail; AVX-512 252 + 233, a 5-row tail of its 12-row tiles).
   for (int64_t m : {247, 485}) {
     for (int64_t k : {96, 520}) shapes.emplace_back(m, ns[index++ % 4], k);
   }

@@ -546,24 +546,56 @@ void gemv_avx512(const PreparedActivations& a, const WeightMatrix& w, const floa
   }
 }
 
+// Both float GEMMs run rows of x in blocks of at most kMcRows, then k blocks, then the
+// thread's panels: the block's slice of x (at most 480 x 512 bf16 or 480 x 256 fp32 values,
+// 480 KB) stays in L2 while every panel passes over it, and each panel is packed once per row
+// block. With panels outermost, all of x came from memory again for every 32 features (8 MB
+// of fp32 per panel for a Phi-2 prefill): on a 2-core Intel Xeon the exact F16 GEMM at Phi-2's
+// shapes ran at 275-315 GFLOP/s that way and runs at 316-361 now. Every output still sums its
+// k blocks in order, the first adding the bias, so the results do not depend on the blocking.
+namespace {
+
+constexpr int64_t kMcRows = 480;  // a multiple of kMr
+
+// Rows per block: m cut into equal blocks of at most kMcRows, rounded up to whole tiles.
+int64_t row_block(int64_t m) {
+  const int64_t blocks = (m + kMcRows - 1) / kMcRows;
+  return ((m + blocks - 1) / blocks + kMr - 1) / kMr * kMr;
+}
+
+// The micro-kernel call adds to a y tile last touched one k block ago, a row block of panels
+// back, so it has left the caches: fetching its rows first hides that miss behind the k steps.
+inline void prefetch_tile(const float* c, int64_t ldc, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 31), _MM_HINT_T0);
+  }
+}
+
+}  // namespace
+
 void gemm_f32_avx512(const PreparedActivations& a, const WeightMatrix& w, const float* bias, float* y, int64_t n0,
                      int64_t n1, void* scratch) {
   auto* base = static_cast<float*>(scratch);
   float* panel = base;                              // 32 x kKcF32
   float* tmp = panel + kPanelWidth * kKcF32;        // kKcF32 + 16
   float* init = tmp + kKcF32 + 16;                  // 32
-  const int64_t k = a.k, ldc = w.rows;
-  for (int64_t p0 = n0; p0 < n1; p0 += kPanelWidth) {
-    const int64_t nn = min64(kPanelWidth, w.rows - p0);
-    const __mmask16 m0 = tail_mask(nn), m1 = tail_mask(nn - 16);
-    panel_bias(bias, p0, nn, init);
+  const int64_t k = a.k, ldc = w.rows, mc = row_block(a.m);
+  for (int64_t b0 = 0; b0 < a.m; b0 += mc) {
+    const int64_t b1 = min64(a.m, b0 + mc);
     for (int64_t k0 = 0; k0 < k; k0 += kKcF32) {
       const int64_t kc = min64(kKcF32, k - k0);
-      pack_f32(w, p0, nn, k0, kc, panel, tmp);
-      for (int64_t i0 = 0; i0 < a.m; i0 += kMr) {
-        const int64_t mr = min64(kMr, a.m - i0);
-        LUMEN_MICRO_SWITCH(micro_f32, mr, a.x + i0 * k + k0, k, panel, kc, y + i0 * ldc + p0, ldc, m0, m1,
-                           k0 == 0 ? init : nullptr)
+      for (int64_t p0 = n0; p0 < n1; p0 += kPanelWidth) {
+        const int64_t nn = min64(kPanelWidth, w.rows - p0);
+        const __mmask16 m0 = tail_mask(nn), m1 = tail_mask(nn - 16);
+        if (k0 == 0) panel_bias(bias, p0, nn, init);
+        pack_f32(w, p0, nn, k0, kc, panel, tmp);
+        for (int64_t i0 = b0; i0 < b1; i0 += kMr) {
+          const int64_t mr = min64(kMr, b1 - i0);
+          if (k0 != 0) prefetch_tile(y + i0 * ldc + p0, ldc, mr);
+          LUMEN_MICRO_SWITCH(micro_f32, mr, a.x + i0 * k + k0, k, panel, kc, y + i0 * ldc + p0, ldc, m0, m1,
+                             k0 == 0 ? init : nullptr)
+        }
       }
     }
   }
@@ -575,19 +607,23 @@ void gemm_bf16_avx512(const PreparedActivations& a, const WeightMatrix& w, const
   float* tmp = reinterpret_cast<float*>(panel + kPanelWidth * kKcPairs);  // 2 * kKcPairs + 32
   uint32_t* words = reinterpret_cast<uint32_t*>(tmp + 2 * kKcPairs + 32);  // kKcPairs + 16
   float* init = reinterpret_cast<float*>(words + kKcPairs + 16);
-  const int64_t k = a.k, ldc = w.rows, ldx = 2 * a.k_pairs;
-  for (int64_t p0 = n0; p0 < n1; p0 += kPanelWidth) {
-    const int64_t nn = min64(kPanelWidth, w.rows - p0);
-    const __mmask16 m0 = tail_mask(nn), m1 = tail_mask(nn - 16);
-    panel_bias(bias, p0, nn, init);
+  const int64_t k = a.k, ldc = w.rows, ldx = 2 * a.k_pairs, mc = row_block(a.m);
+  for (int64_t b0 = 0; b0 < a.m; b0 += mc) {
+    const int64_t b1 = min64(a.m, b0 + mc);
     for (int64_t k0 = 0; k0 < k; k0 += 2 * kKcPairs) {
       const int64_t kc = min64(2 * kKcPairs, k - k0);
       const int64_t pairs = (kc + 1) / 2;
-      pack_bf16(w, p0, nn, k0, kc, panel, tmp, words);
-      for (int64_t i0 = 0; i0 < a.m; i0 += kMr) {
-        const int64_t mr = min64(kMr, a.m - i0);
-        LUMEN_MICRO_SWITCH(micro_bf16, mr, a.bf16 + i0 * ldx + k0, ldx, panel, pairs, y + i0 * ldc + p0, ldc, m0,
-                           m1, k0 == 0 ? init : nullptr)
+      for (int64_t p0 = n0; p0 < n1; p0 += kPanelWidth) {
+        const int64_t nn = min64(kPanelWidth, w.rows - p0);
+        const __mmask16 m0 = tail_mask(nn), m1 = tail_mask(nn - 16);
+        if (k0 == 0) panel_bias(bias, p0, nn, init);
+        pack_bf16(w, p0, nn, k0, kc, panel, tmp, words);
+        for (int64_t i0 = b0; i0 < b1; i0 += kMr) {
+          const int64_t mr = min64(kMr, b1 - i0);
+          if (k0 != 0) prefetch_tile(y + i0 * ldc + p0, ldc, mr);
+          LUMEN_MICRO_SWITCH(micro_bf16, mr, a.bf16 + i0 * ldx + k0, ldx, panel, pairs, y + i0 * ldc + p0, ldc, m0,
+                             m1, k0 == 0 ? init : nullptr)
+        }
       }
     }
   }
