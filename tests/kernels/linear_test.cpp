@@ -61,8 +61,26 @@ std::vector<std::tuple<int64_t, int64_t, int64_t>> tail_shapes() {
 
 class LinearAgainstReference : public ::testing::TestWithParam<std::tuple<DType, CpuLevel, MatmulPrecision>> {
  protected:
-  void TearDown() override { set_cpu_level_cap(CpuLevel::kAvx512); }
+  void TearDown() override {
+    set_cpu_level_cap(CpuLevel::kAvx512);
+    set_bf16_dot_choice(Bf16DotChoice::kProbe);
+  }
 };
+
+// Runs `check` once, or, for reduced precision at the AVX-512 level on a CPU with AVX512_BF16,
+// once with each float GEMM (bf16 dot products and exact fp32), whichever the probe would pick.
+template <typename Check>
+void for_each_float_gemm(MatmulPrecision precision, const Check& check) {
+  if (precision != MatmulPrecision::kReduced || cpu_level() != CpuLevel::kAvx512 || !cpu_features().avx512bf16) {
+    check();
+    return;
+  }
+  for (Bf16DotChoice choice : {Bf16DotChoice::kOn, Bf16DotChoice::kOff}) {
+    set_bf16_dot_choice(choice);
+    check();
+  }
+  set_bf16_dot_choice(Bf16DotChoice::kProbe);
+}
 
 // Which reference a path follows. The portable path and NEON are always exact; AVX-512 follows
 // the requested precision, except the GEMV (m <= 4) over float weights, which is bandwidth bound
@@ -72,7 +90,7 @@ bool follows_reduced(DType dtype, int64_t m, MatmulPrecision precision) {
   if (precision != MatmulPrecision::kReduced) return false;
   const bool block = dtype_block(dtype) != 1;
   const CpuLevel level = cpu_level();
-  const bool bf16_dot = cpu_features().avx512bf16;
+  const bool bf16_dot = linear_uses_bf16_dot();
   return (level == CpuLevel::kAvx512 && (block || (m > 4 && bf16_dot))) || (level == CpuLevel::kAvx2 && block) ||
          (level >= CpuLevel::kNeonDotprod && block);
 }
@@ -110,14 +128,14 @@ TEST_P(LinearAgainstReference, MatchesScalarReferenceOnOddShapes) {
   std::mt19937 rng(42);
   const auto [dtype, level, precision] = GetParam();
   set_cpu_level_cap(level);
-  check_shapes(dtype, precision, kShapes, rng);
+  for_each_float_gemm(precision, [&] { check_shapes(dtype, precision, kShapes, rng); });
 }
 
 TEST_P(LinearAgainstReference, MatchesScalarReferenceOnAllTails) {
   std::mt19937 rng(11);
   const auto [dtype, level, precision] = GetParam();
   set_cpu_level_cap(level);
-  check_shapes(dtype, precision, tail_shapes(), rng);
+  for_each_float_gemm(precision, [&] { check_shapes(dtype, precision, tail_shapes(), rng); });
 }
 
 INSTANTIATE_TEST_SUITE_P(

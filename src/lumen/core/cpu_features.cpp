@@ -73,7 +73,7 @@ CpuLevel best_supported() {
   if (f.avx2 && f.fma && f.f16c) level = CpuLevel::kAvx2;
   // AVX512_BF16 is not required: Skylake-SP's successors without it (Cascade Lake, Ice Lake,
   // Rocket Lake) run every AVX-512 kernel, and the matmul widens F16/BF16 to fp32 instead of
-  // using vdpbf16ps (linear.cpp).
+  // using vdpbf16ps (linear.cpp), as it also does where vdpbf16ps is slow (linear_uses_bf16_dot).
   if (level == CpuLevel::kAvx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni) {
     level = CpuLevel::kAvx512;
   }

@@ -1,6 +1,7 @@
 #include "lumen/kernels/cpu/kernel_levels.h"
 
 #include "lumen/core/cpu_features.h"
+#include "lumen/kernels/cpu/linear.h"
 
 namespace lumen {
 
@@ -9,7 +10,9 @@ std::string cpu_kernel_summary() {
   switch (level) {
     case CpuLevel::kAvx512:
       return std::string("matmul avx512 (") +
-             (cpu_features().avx512bf16 ? "bf16 / int8 vnni" : "int8 vnni; F16/BF16 widened to fp32: no avx512bf16") +
+             (linear_uses_bf16_dot()       ? "bf16 / int8 vnni"
+              : cpu_features().avx512bf16 ? "int8 vnni; F16/BF16 widened to fp32: vdpbf16ps no faster here"
+                                          : "int8 vnni; F16/BF16 widened to fp32: no avx512bf16") +
              " at reduced precision), attention avx512, kv store avx512, gelu_tanh and quick_gelu avx512, other "
              "activations, norms and softmax avx2";
     case CpuLevel::kAvx2:

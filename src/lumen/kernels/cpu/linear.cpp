@@ -1,8 +1,10 @@
 #include "lumen/kernels/cpu/linear.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <vector>
@@ -169,13 +171,13 @@ void linear_avx2(const float* x, int64_t m, const WeightMatrix& w, const float* 
   });
 }
 
-// AVX-512: bf16 (vdpbf16ps) / int8 (vpdpbusd) at reduced precision, exact fp32 otherwise. A
-// CPU without AVX512_BF16 widens reduced-precision F16/BF16 weights to fp32 (as the AVX2 level
-// does), which is at least as accurate.
+// AVX-512: bf16 (vdpbf16ps) / int8 (vpdpbusd) at reduced precision, exact fp32 otherwise. Where
+// bf16 dot products are not used (linear_uses_bf16_dot), reduced-precision F16/BF16 weights are
+// widened to fp32 (as the AVX2 level does), which is at least as accurate.
 void linear_avx512(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {
   const int64_t k = w.cols;
   const bool block = is_block_type(w.dtype);
-  const bool reduced = w.precision == MatmulPrecision::kReduced && (block || cpu_features().avx512bf16);
+  const bool reduced = w.precision == MatmulPrecision::kReduced && (block || linear_uses_bf16_dot());
   const int64_t nb = k / 32;
   const bool gemv = m <= kGemvMaxRows;
   // The int8 GEMM packs a whole row of blocks into the per-thread scratch.
@@ -289,6 +291,46 @@ void linear_reference_reduced(const float* x, int64_t m, const WeightMatrix& w, 
       y[i * w.rows + n] = static_cast<float>(sum);
     }
   }
+}
+
+namespace {
+
+std::atomic<int> g_bf16_dot_choice{static_cast<int>(Bf16DotChoice::kProbe)};
+
+// The probe's verdict, measured once. vdpbf16ps does twice the work of vfmadd231ps per
+// instruction, so at the same issue rate it doubles the flops. Where it gives no more flops
+// than the FMAs, the exact fp32 GEMM wins, as it also skips the bf16 conversions: on a 2-core
+// Intel Xeon (Sapphire Rapids class) the probe gives 0.50x, and the GEMMs at Phi-2's shapes
+// ran at 217 (bf16) against 335 GFLOP/s (fp32). The bar, 1.5x, leaves room for those
+// conversions and for timing noise. $LUMEN_BF16_DOT=on|off decides instead; other values are
+// ignored, like an unset variable.
+bool bf16_dot_pays() {
+  static const bool pays = [] {
+#if defined(__x86_64__)
+    if (const char* env = std::getenv("LUMEN_BF16_DOT")) {
+      if (std::strcmp(env, "on") == 0) return true;
+      if (std::strcmp(env, "off") == 0) return false;
+    }
+    return kernels::bf16_dot_gain_avx512() >= 1.5;
+#else
+    return false;
+#endif
+  }();
+  return pays;
+}
+
+}  // namespace
+
+void set_bf16_dot_choice(Bf16DotChoice choice) { g_bf16_dot_choice.store(static_cast<int>(choice)); }
+
+bool linear_uses_bf16_dot() {
+  if (!cpu_features().avx512bf16) return false;
+  switch (static_cast<Bf16DotChoice>(g_bf16_dot_choice.load())) {
+    case Bf16DotChoice::kOn: return true;
+    case Bf16DotChoice::kOff: return false;
+    case Bf16DotChoice::kProbe: break;
+  }
+  return bf16_dot_pays();
 }
 
 void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y) {

@@ -16,6 +16,15 @@ namespace lumen {
 // no bf16 dot product).
 void linear(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y);
 
+// Whether reduced-precision GEMMs (m > 4) over F32/F16/BF16 weights at the AVX-512 level use
+// bf16 dot products (vdpbf16ps) or exact fp32 FMAs. Only on a CPU with AVX512_BF16, and there,
+// by default, where a probe at first use finds vdpbf16ps giving at least 1.5x the flops of
+// vfmadd231ps (an Intel Sapphire Rapids class Xeon measured 0.50x); $LUMEN_BF16_DOT=on|off
+// overrides the probe. Tests pin the choice with set_bf16_dot_choice to run both kernels.
+bool linear_uses_bf16_dot();
+enum class Bf16DotChoice { kProbe, kOn, kOff };
+void set_bf16_dot_choice(Bf16DotChoice choice);
+
 // Plain scalar version, the reference every optimised path is tested against.
 void linear_reference(const float* x, int64_t m, const WeightMatrix& w, const float* bias, float* y);
 

@@ -11,8 +11,8 @@ namespace lumen {
 
 // How a matmul may round its activations. kExact keeps fp32 activations and fp32
 // accumulation over the stored weights (the default: results match the fp64 references).
-// kReduced is chosen with --quant: float weights meet bf16-rounded activations (vdpbf16ps)
-// and Q8_0/Q4_0 weights meet activations quantized per 32-block to int8 (vpdpbusd; AVX2
+// kReduced is chosen with --quant: float weights meet bf16-rounded activations (vdpbf16ps,
+// where linear_uses_bf16_dot; elsewhere they stay exact) and Q8_0/Q4_0 weights meet activations quantized per 32-block to int8 (vpdpbusd; AVX2
 // vpmaddubsw, Arm sdot), as llama.cpp does; each has a scalar reference
 // (linear_reference_reduced).
 enum class MatmulPrecision : uint8_t { kExact, kReduced };
