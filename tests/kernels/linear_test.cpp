@@ -128,14 +128,20 @@ TEST_P(LinearAgainstReference, MatchesScalarReferenceOnOddShapes) {
   std::mt19937 rng(42);
   const auto [dtype, level, precision] = GetParam();
   set_cpu_level_cap(level);
-  for_each_float_gemm(precision, [&] { check_shapes(dtype, precision, kShapes, rng); });
+  // Copies: clang 14 cannot capture structured bindings in a lambda.
+  const DType weights = dtype;
+  const MatmulPrecision arithmetic = precision;
+  for_each_float_gemm(precision, [&] { check_shapes(weights, arithmetic, kShapes, rng); });
 }
 
 TEST_P(LinearAgainstReference, MatchesScalarReferenceOnAllTails) {
   std::mt19937 rng(11);
   const auto [dtype, level, precision] = GetParam();
   set_cpu_level_cap(level);
-  for_each_float_gemm(precision, [&] { check_shapes(dtype, precision, tail_shapes(), rng); });
+  // Copies: clang 14 cannot capture structured bindings in a lambda.
+  const DType weights = dtype;
+  const MatmulPrecision arithmetic = precision;
+  for_each_float_gemm(precision, [&] { check_shapes(weights, arithmetic, tail_shapes(), rng); });
 }
 
 INSTANTIATE_TEST_SUITE_P(
